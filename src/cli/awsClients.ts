@@ -1,0 +1,54 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { countCalls } from '../aws/callCounting.js';
+import type { Metrics } from '../observability/metrics.js';
+
+export interface AwsClients {
+  readonly sqs: SQSClient;
+  readonly autoScaling: AutoScalingClient;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+  readonly elb: ElasticLoadBalancingClient;
+}
+
+export interface AwsClientOptions {
+  readonly region: string;
+  readonly refreshExpiredCredentials: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const CREDENTIALS_REREAD_MS = 5 * 60_000;
+
+/**
+ * SDK v3 clients with adaptive retries (client-side rate limiting when AWS throttles) and call counting. The
+ * endpoint is never set here: the SDK's standard AWS_ENDPOINT_URL* variables are the only override.
+ */
+export function createAwsClients(options: AwsClientOptions, metrics: Metrics): AwsClients {
+  const common = {
+    region: options.region,
+    retryMode: 'adaptive' as const,
+    maxAttempts: 3,
+    ...(options.refreshExpiredCredentials ? { credentials: rereadingSharedCredentials(options.env) } : {}),
+  };
+  return {
+    sqs: countCalls(new SQSClient(common), 'sqs', metrics),
+    autoScaling: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
+    elbv2: countCalls(new ElasticLoadBalancingV2Client(common), 'elasticloadbalancingv2', metrics),
+    elb: countCalls(new ElasticLoadBalancingClient(common), 'elasticloadbalancing', metrics),
+  };
+}
+
+/**
+ * Upstream's --refresh-expired-credentials: credentials come from the shared credentials file and are re-read
+ * periodically, so a file rotated by an external process is picked up without a restart.
+ */
+function rereadingSharedCredentials(env: Readonly<Record<string, string | undefined>>) {
+  const provider = fromIni({
+    profile: env['AWS_PROFILE'] ?? 'default',
+    ...(env['AWS_SHARED_CREDENTIALS_FILE'] ? { filepath: env['AWS_SHARED_CREDENTIALS_FILE'] } : {}),
+    ignoreCache: true,
+  });
+  return async () => ({ ...(await provider()), expiration: new Date(Date.now() + CREDENTIALS_REREAD_MS) });
+}

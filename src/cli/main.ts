@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { ConfigError, QueueNotFoundError, describeError, isAccessDenied } from '../lifecycle/errors.js';
+import { readBuildInfo } from './buildInfo.js';
+import { runServe } from './serve.js';
+import { validateServeConfig } from './serveConfig.js';
+import { SERVE_FLAGS, attributeName, envVarName } from './serveFlags.js';
+
+/** Builds the command tree. Exported so tests can render `--help` and compare it with the README. */
+export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env): Command {
+  const program = new Command('lifecycle-manager')
+    .description('lifecycle-manager makes AWS scaling event on Kubernetes graceful using lifecycle hooks')
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  const serve = program.command('serve')
+    .summary('start the lifecycle-manager service')
+    .description('Start watching lifecycle events for a given queue. Every flag can also be set through the environment variable shown beside it; a flag beats its variable.');
+  for (const flag of SERVE_FLAGS) {
+    const value = flag.kind === 'bool' ? '[bool]' : flag.kind === 'int' ? '<int>' : flag.kind === 'list' ? '<list>' : '<string>';
+    const option = new Option(`--${flag.name} ${value}`, flag.description).env(envVarName(flag.name)).default(flag.defaultValue);
+    if (flag.kind === 'bool') option.preset('true');
+    serve.addOption(option);
+  }
+  serve.action(async (_options: unknown, command: Command) => {
+    const raw = command.opts<Record<string, string>>();
+    const explicitlySet = new Set(SERVE_FLAGS.map((f) => f.name).filter((n) => {
+      const source = command.getOptionValueSource(attributeName(n));
+      return source === 'cli' || source === 'env';
+    }));
+    const config = validateServeConfig(raw, env, explicitlySet);
+    const controller = new AbortController();
+    const stop = (signal: NodeJS.Signals): void => {
+      if (controller.signal.aborted) return;
+      process.stderr.write(`time="${new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z')}" level=info msg="received ${signal}; stopping"\n`);
+      controller.abort(Object.assign(new Error(`received ${signal}`), { name: 'AbortError' }));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    await runServe(config, readBuildInfo(), { env, shutdown: controller.signal });
+  });
+
+  program.command('version')
+    .description('print the version, commit, Node.js version and platform')
+    .action(() => {
+      const b = readBuildInfo();
+      process.stdout.write([
+        `Version: ${b.version}`,
+        `Git Commit: ${b.commit ?? 'unknown'}`,
+        `Build Date: ${b.buildDate ?? 'unknown'}`,
+        `Node Version: ${process.version}`,
+        `OS / Arch: ${process.platform} ${process.arch}`,
+      ].join('\n') + '\n');
+    });
+  return program;
+}
+
+/** Expected failures print one clear line each and exit 1; only the unexpected get a stack trace. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const problem of e.problems) process.stderr.write(`lifecycle-manager: ${problem}\n`);
+    } else if (e instanceof QueueNotFoundError || isAccessDenied(e)) {
+      process.stderr.write(`lifecycle-manager: ${describeError(e)}\n`);
+    } else if ((e as { code?: unknown })?.code === 'EADDRINUSE') {
+      process.stderr.write(`lifecycle-manager: cannot listen: ${describeError(e)}\n`);
+    } else {
+      process.stderr.write(`lifecycle-manager: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    }
+    return 1;
+  }
+}
+
+main(process.argv).then((code) => process.exit(code), () => process.exit(1));

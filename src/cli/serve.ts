@@ -1,0 +1,134 @@
+import { hostname } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import { AwsAutoScaling } from '../aws/autoScaling.js';
+import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
+import { NodeDrainer } from '../drain/drainer.js';
+import { createKubeClients } from '../kube/apiClients.js';
+import { KubeCluster } from '../kube/kubeCluster.js';
+import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
+import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
+import { ActionRegistry } from '../lifecycle/actionRegistry.js';
+import { Semaphore } from '../lifecycle/semaphore.js';
+import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { startHttpServer } from '../observability/httpServer.js';
+import { type Logger, createLogger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { QueueConsumer } from '../queue/queueConsumer.js';
+import { createAwsClients } from './awsClients.js';
+import type { BuildInfo } from './buildInfo.js';
+import type { ServeConfig } from './serveConfig.js';
+
+/** Labels that keep the node out of Service load balancers (#72: both the GA and the alpha label). */
+export const EXCLUDE_FROM_LB_LABELS = {
+  'node.kubernetes.io/exclude-from-external-load-balancers': 'true',
+  'alpha.service-controller.kubernetes.io/exclude-balancer': 'true',
+} as const;
+
+const DRAIN_POLL_INTERVAL_MS = 1_000;
+const RETRY_LATER_SECONDS = 30;
+
+export interface ServeEnvironment {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Aborted on SIGTERM/SIGINT. */
+  readonly shutdown: AbortSignal;
+}
+
+/** Wires the service from a validated configuration and runs it until `shutdown` aborts. */
+export async function runServe(config: ServeConfig, build: BuildInfo, environment: ServeEnvironment): Promise<void> {
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  logConfiguration(log, config, build);
+  if (config.kubectlPathSet !== undefined) {
+    log.warn(`--kubectl-path=${config.kubectlPathSet} is ignored: lifecycle-manager drains through the Kubernetes API and needs no kubectl`);
+  }
+  const metrics = new Metrics();
+  const aws = createAwsClients({ region: config.region, refreshExpiredCredentials: config.refreshExpiredCredentials, env: environment.env }, metrics);
+  const startup = AbortSignal.any([environment.shutdown, AbortSignal.timeout(60_000)]);
+  const queueUrl = await resolveQueueUrl(aws.sqs, config.queueName, config.region, startup);
+  const queueSettings = await readQueueSettings(aws.sqs, queueUrl, startup);
+
+  const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics);
+  const nodes = new WatchedNodeDirectory(kubeClients, log, metrics);
+  const events = new NodeEventRecorder(kubeClients, log, environment.env['POD_NAME'] ?? hostname());
+  const cluster = new KubeCluster(kubeClients);
+  const registry = new ActionRegistry();
+  const workflow = new LifecycleWorkflow({
+    config: {
+      verifyLifecycleState: true,
+      maxTimeToProcessSeconds: config.maxTimeToProcessSeconds,
+      withDeregister: config.withDeregister,
+      deregisterOrder: 'before-drain',
+      nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
+      queueHasRedrivePolicy: queueSettings.hasRedrivePolicy,
+      retryLaterSeconds: RETRY_LATER_SECONDS,
+    },
+    autoScaling: new AwsAutoScaling(aws.autoScaling),
+    nodes,
+    cluster,
+    drainer: new NodeDrainer(cluster, {
+      drainTimeoutSeconds: config.drainTimeoutSeconds,
+      drainTimeoutUnknownSeconds: config.drainTimeoutUnknownSeconds,
+      drainIntervalSeconds: config.drainIntervalSeconds,
+      drainRetries: config.drainRetries,
+      maxTerminationGracePeriodSeconds: config.maxTerminationGracePeriodSeconds,
+      nodeLabels: config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {},
+      pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
+    }),
+    deregistrar: undefined,
+    events,
+    metrics,
+    log,
+    drainSlots: new Semaphore(config.maxDrainConcurrency),
+    registry,
+    shutdown: environment.shutdown,
+  });
+  const consumer = new QueueConsumer(new SqsQueue(aws.sqs, queueUrl), {
+    queueName: config.queueName,
+    waitTimeSeconds: config.pollingIntervalSeconds,
+    visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+    maxInFlight: config.maxInFlight,
+  }, workflow.handleMessage, log, metrics);
+
+  log.info(`starting metrics server on /metrics${config.metricsAddress}`);
+  const http = await startHttpServer(config.metricsAddress, metrics, {
+    live: () => true,
+    notReadyReasons: () => [
+      ...(nodes.isSynced ? [] : ['node cache not synced']),
+      ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
+    ],
+  });
+  log.info(`metrics server listening on port ${http.port}`);
+  try {
+    await nodes.start();
+    log.info('node cache synced');
+    await consumer.run(environment.shutdown);
+    log.info('stopped receiving; in-flight actions are at a safe point');
+  } finally {
+    await events.flush();
+    await nodes.stop().catch(() => undefined);
+    await http.close();
+    for (const client of Object.values(aws)) client.destroy();
+  }
+}
+
+function loadKubeConfig(localMode: string, env: Readonly<Record<string, string | undefined>>): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (localMode) kc.loadFromFile(localMode);
+  else if (env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
+  log.info(`starting lifecycle-manager service v${build.version}`);
+  log.info(`region = ${c.region}`);
+  log.info(`queue = ${c.queueName}`);
+  log.info(`polling interval seconds = ${c.pollingIntervalSeconds}`);
+  log.info(`max time to process seconds = ${c.maxTimeToProcessSeconds}`);
+  log.info(`node drain timeout seconds = ${c.drainTimeoutSeconds}`);
+  log.info(`unknown node drain timeout seconds = ${c.drainTimeoutUnknownSeconds}`);
+  log.info(`node drain retry interval seconds = ${c.drainIntervalSeconds}`);
+  log.info(`node drain retry attempts = ${c.drainRetries}`);
+  log.info(`max termination grace period seconds = ${c.maxTerminationGracePeriodSeconds}`);
+  log.info(`with alb deregister = ${c.withDeregister}`);
+  log.info(`deregister target types = [${c.deregisterTargetTypes.join(' ')}]`);
+}

@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../lifecycle/errors.js';
+import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
+import { parseListenAddress } from '../observability/httpServer.js';
+import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+
+export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+/** Upstream's slack in the ceiling rule (EscalateDrainFailureWaitSlackSeconds). */
+export const CEILING_SLACK_SECONDS = 30;
+
+/** The validated `serve` configuration. */
+export interface ServeConfig {
+  readonly localMode: string;
+  readonly region: string;
+  readonly queueName: string;
+  /** The --kubectl-path value when it was set explicitly (it is unused; we warn once). */
+  readonly kubectlPathSet: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  readonly maxDrainConcurrency: number;
+  readonly maxTimeToProcessSeconds: number;
+  readonly maxTerminationGracePeriodSeconds: number;
+  readonly drainTimeoutSeconds: number;
+  readonly drainTimeoutUnknownSeconds: number;
+  readonly drainIntervalSeconds: number;
+  readonly drainRetries: number;
+  readonly pollingIntervalSeconds: number;
+  readonly withDeregister: boolean;
+  readonly deregisterTargetTypes: readonly TargetType[];
+  readonly refreshExpiredCredentials: boolean;
+  readonly metricsAddress: string;
+  readonly maxInFlight: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly nodeJoinTimeoutSeconds: number;
+}
+
+export type RawFlags = Readonly<Record<string, string | boolean | undefined>>;
+
+/**
+ * Validates all flags at once and throws a ConfigError listing every problem, each naming the flag and the rule.
+ * `explicitlySet` holds the flags given on the command line or through their environment variable.
+ */
+export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, string | undefined>>, explicitlySet: ReadonlySet<string>): ServeConfig {
+  const problems: string[] = [];
+  const str = (flag: string): string => {
+    const v = raw[attributeName(flag)];
+    return typeof v === 'string' ? v.trim() : String(v ?? SERVE_FLAGS.find((f) => f.name === flag)?.defaultValue ?? '');
+  };
+  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const s = str(flag);
+    if (!/^-?\d+$/u.test(s)) {
+      problems.push(`--${flag} must be a whole number, got "${s}"`);
+      return 0;
+    }
+    const n = Number(s);
+    if (n < min || n > max) problems.push(max === Number.MAX_SAFE_INTEGER ? `--${flag} must be >= ${min}, got ${n}` : `--${flag} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+  const bool = (flag: string): boolean => {
+    const v = raw[attributeName(flag)];
+    if (typeof v === 'boolean') return v;
+    const s = str(flag).toLowerCase();
+    if (['true', '1', 'yes', ''].includes(s)) return true;
+    if (['false', '0', 'no'].includes(s)) return false;
+    problems.push(`--${flag} must be true or false, got "${s}"`);
+    return false;
+  };
+
+  const localMode = str('local-mode');
+  if (localMode && !existsSync(localMode)) problems.push(`--local-mode: provided kubeconfig path does not exist: ${localMode}`);
+  const region = str('region') || env['AWS_REGION']?.trim() || env['AWS_DEFAULT_REGION']?.trim() || '';
+  if (!region) problems.push('must provide valid AWS region name (--region or AWS_REGION)');
+  const queueName = str('queue-name');
+  if (!queueName) problems.push('must provide valid SQS queue name (--queue-name)');
+  else if (!/^[A-Za-z0-9_-]{1,80}(\.fifo)?$/u.test(queueName)) problems.push(`--queue-name must be an SQS queue name (1-80 letters, digits, - or _), got "${queueName}"`);
+
+  const logLevel = toLogLevel(str('log-level'));
+  if (!logLevel) problems.push(`--log-level must be one of debug, info, warn, warning, error, got "${str('log-level')}"`);
+  const logFormat = str('log-format');
+  if (logFormat !== 'text' && logFormat !== 'json') problems.push(`--log-format must be text or json, got "${logFormat}"`);
+
+  const maxDrainConcurrency = int('max-drain-concurrency', 1);
+  const maxTimeToProcessSeconds = int('max-time-to-process', 1);
+  const maxTerminationGracePeriodSeconds = int('max-termination-grace-period', 0);
+  const drainTimeoutSeconds = int('drain-timeout', 0);
+  const drainTimeoutUnknownSeconds = int('drain-timeout-unknown', 0);
+  const drainIntervalSeconds = int('drain-interval', 0);
+  const drainRetries = int('drain-retries', 1);
+  const pollingIntervalSeconds = int('polling-interval', 0, 20);
+  const maxInFlight = int('max-in-flight', 1);
+  const visibilityTimeoutSeconds = int('visibility-timeout', 10, 43200);
+  const nodeJoinTimeoutSeconds = int('node-join-timeout', 0);
+
+  const types = str('deregister-target-types').split(',').map((t) => t.trim()).filter(Boolean);
+  const unknownTypes = types.filter((t) => !(TARGET_TYPES as readonly string[]).includes(t));
+  if (unknownTypes.length > 0) problems.push(`--deregister-target-types accepts ${TARGET_TYPES.join(', ')}; unknown: ${unknownTypes.join(', ')}`);
+
+  const metricsAddress = str('metrics-address');
+  try {
+    parseListenAddress(metricsAddress);
+  } catch (e) {
+    problems.push(`--metrics-address: ${(e as Error).message}`);
+  }
+
+  const ceiling = drainRetries * drainTimeoutSeconds + Math.max(0, maxTerminationGracePeriodSeconds) + CEILING_SLACK_SECONDS;
+  if (problems.length === 0 && maxTimeToProcessSeconds < ceiling) {
+    problems.push(`--max-time-to-process (${maxTimeToProcessSeconds}s) must be >= (drain-retries x drain-timeout) + max-termination-grace-period + ${CEILING_SLACK_SECONDS}s = ${ceiling}s`);
+  }
+  const withDeregister = bool('with-deregister');
+  const refreshExpiredCredentials = bool('refresh-expired-credentials');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    localMode, region, queueName,
+    kubectlPathSet: explicitlySet.has('kubectl-path') ? str('kubectl-path') : undefined,
+    logLevel: logLevel!, logFormat: logFormat as LogFormat,
+    maxDrainConcurrency, maxTimeToProcessSeconds, maxTerminationGracePeriodSeconds, drainTimeoutSeconds,
+    drainTimeoutUnknownSeconds, drainIntervalSeconds, drainRetries, pollingIntervalSeconds,
+    withDeregister, deregisterTargetTypes: [...new Set(types)] as TargetType[], refreshExpiredCredentials,
+    metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Every `serve` flag, declared once: commander options, environment variables, the README's flags table and the
+ * Helm chart's values are all derived from this list. Values stay strings here; config.ts validates them together
+ * so that every problem is reported at once.
+ */
+export type FlagKind = 'string' | 'int' | 'bool' | 'list';
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly kind: FlagKind;
+  readonly defaultValue: string;
+  readonly description: string;
+  /** True for the 16 flags upstream lifecycle-manager has, with the same name and default. */
+  readonly upstream: boolean;
+}
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { name: 'local-mode', kind: 'string', defaultValue: '', upstream: true, description: 'absolute path to a kubeconfig file; empty uses the in-cluster service account (or $KUBECONFIG outside a cluster)' },
+  { name: 'region', kind: 'string', defaultValue: '', upstream: true, description: 'AWS region of the queue and the Auto Scaling groups; falls back to $AWS_REGION' },
+  { name: 'queue-name', kind: 'string', defaultValue: '', upstream: true, description: 'name of the SQS queue the lifecycle hooks notify (required)' },
+  { name: 'kubectl-path', kind: 'string', defaultValue: '/usr/local/bin/kubectl', upstream: true, description: 'accepted for compatibility and unused: drains go through the Kubernetes API, no kubectl is needed' },
+  { name: 'log-level', kind: 'string', defaultValue: 'info', upstream: true, description: 'debug, info, warn (or warning) or error' },
+  { name: 'max-drain-concurrency', kind: 'int', defaultValue: '32', upstream: true, description: 'how many nodes drain at once; further hooks keep heartbeating while they wait their turn' },
+  { name: 'max-time-to-process', kind: 'int', defaultValue: '3600', upstream: true, description: 'seconds an action may take from receipt before it is abandoned; also capped by the hook\'s global timeout' },
+  { name: 'max-termination-grace-period', kind: 'int', defaultValue: '900', upstream: true, description: 'seconds: grace cap when pods are deleted after every drain attempt failed; 0 disables that escalation' },
+  { name: 'drain-timeout', kind: 'int', defaultValue: '300', upstream: true, description: 'seconds per drain attempt; 0 skips draining' },
+  { name: 'drain-timeout-unknown', kind: 'int', defaultValue: '30', upstream: true, description: 'seconds per drain attempt when the node\'s Ready condition is Unknown; 0 skips draining such nodes' },
+  { name: 'drain-interval', kind: 'int', defaultValue: '30', upstream: true, description: 'seconds to wait between drain attempts' },
+  { name: 'drain-retries', kind: 'int', defaultValue: '3', upstream: true, description: 'drain attempts in total (at least 1)' },
+  { name: 'polling-interval', kind: 'int', defaultValue: '10', upstream: true, description: 'SQS long-poll wait in seconds (0-20)' },
+  { name: 'with-deregister', kind: 'bool', defaultValue: 'true', upstream: true, description: 'label the node to be excluded from load balancers and deregister the instance from target groups and classic ELBs' },
+  { name: 'deregister-target-types', kind: 'list', defaultValue: 'classic-elb,target-group', upstream: true, description: 'comma separated list of target types to deregister instance from (classic-elb, target-group)' },
+  { name: 'refresh-expired-credentials', kind: 'bool', defaultValue: 'false', upstream: true, description: 'read AWS credentials from the shared credentials file ($AWS_SHARED_CREDENTIALS_FILE, profile $AWS_PROFILE) and re-read it every 5 minutes' },
+  { name: 'log-format', kind: 'string', defaultValue: 'text', upstream: false, description: 'text (upstream-style time=… level=… msg=…) or json' },
+  { name: 'metrics-address', kind: 'string', defaultValue: ':8080', upstream: false, description: 'listen address for /metrics, /healthz and /readyz' },
+  { name: 'max-in-flight', kind: 'int', defaultValue: '500', upstream: false, description: 'messages worked on at once; receiving pauses at this number (waiting actions are cheap, so keep it generous)' },
+  { name: 'visibility-timeout', kind: 'int', defaultValue: '60', upstream: false, description: 'seconds a received message stays invisible; it is extended every third of that while the action runs (10-43200)' },
+  { name: 'node-join-timeout', kind: 'int', defaultValue: '120', upstream: false, description: 'seconds a hook for an instance without a Node waits, heartbeating, for the Node to register before completing CONTINUE' },
+];
+
+/** `queue-name` → `LIFECYCLE_MANAGER_QUEUE_NAME`. */
+export function envVarName(flag: string): string {
+  return `LIFECYCLE_MANAGER_${flag.toUpperCase().replace(/-/gu, '_')}`;
+}
+
+/** `queue-name` → `queueName` (commander's attribute name). */
+export function attributeName(flag: string): string {
+  return flag.replace(/-([a-z])/gu, (_, c: string) => c.toUpperCase());
+}

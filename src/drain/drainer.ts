@@ -1,0 +1,144 @@
+import { describeError, isAbort } from '../lifecycle/errors.js';
+import type { ClusterPort, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import { sleep } from '../lifecycle/sleep.js';
+import type { Logger } from '../observability/logger.js';
+import { NodeEvents } from '../observability/nodeEvents.js';
+import { EvictionRound } from './evictionRound.js';
+import { escalationGraceSeconds, isTerminal, podRef, podsToDrain } from './podSelection.js';
+import { retryUntil } from '../lifecycle/retryUntil.js';
+
+export interface DrainConfig {
+  readonly drainTimeoutSeconds: number;
+  readonly drainTimeoutUnknownSeconds: number;
+  readonly drainIntervalSeconds: number;
+  readonly drainRetries: number;
+  readonly maxTerminationGracePeriodSeconds: number;
+  /** Labels set together with the cordon (the exclude-from-load-balancer labels when --with-deregister). */
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  /** How often the pod list is re-read while waiting for pods to go. */
+  readonly pollIntervalMs: number;
+}
+
+/** How a drain ended. 'skipped': drain timeout 0; 'escalated': attempts failed, the force-delete succeeded. */
+export type DrainResult =
+  | { readonly outcome: 'drained' | 'node-gone' | 'skipped' | 'escalated'; readonly attempts: number }
+  | { readonly outcome: 'failed'; readonly attempts: number; readonly reason: string };
+
+export interface DrainReporter {
+  event(event: NodeEvent): void;
+  eviction(outcome: 'evicted' | 'gone' | 'blocked-by-pdb' | 'deleted'): void;
+  drainFailed(): void;
+}
+
+/** Escalation waits this long past the largest grace period it used (upstream's slack). */
+export const ESCALATION_SLACK_SECONDS = 30;
+
+/**
+ * Drains a node the way `kubectl drain --ignore-daemonsets --delete-emptydir-data --force` does, through the
+ * eviction API (PodDisruptionBudgets respected): `drainRetries` attempts of `drainTimeout` seconds each
+ * (`drainTimeoutUnknown` when the node's Ready condition is Unknown), `drainInterval` seconds apart. After the last
+ * failed attempt it escalates as upstream v0.6.7 does: delete the remaining pods with a capped grace period.
+ */
+export class NodeDrainer {
+  constructor(
+    private readonly cluster: ClusterPort,
+    private readonly config: DrainConfig,
+  ) {}
+
+  async drain(node: NodeInfo, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<DrainResult> {
+    const unknown = node.ready === 'Unknown';
+    const timeoutSeconds = unknown ? this.config.drainTimeoutUnknownSeconds : this.config.drainTimeoutSeconds;
+    if (unknown) log.info(`node is in unknown state, setting drain deadline to ${timeoutSeconds}s`);
+    if (timeoutSeconds === 0) {
+      log.warn('skipping drain since timeout was set to 0');
+      return { outcome: 'skipped', attempts: 0 };
+    }
+    log.info(`draining node/${node.name}`);
+    let lastFailure = '';
+    for (let attempt = 1; attempt <= this.config.drainRetries; attempt++) {
+      const result = await this.attempt(node, timeoutSeconds, log, reporter, signal);
+      if (result === 'drained' || result === 'node-gone') {
+        log.info(result === 'drained' ? `drain succeeded, node ${node.name}` : `node ${node.name} no longer exists; nothing left to drain`);
+        return { outcome: result, attempts: attempt };
+      }
+      lastFailure = result.failure;
+      log.warn(`failed to drain node ${node.name}, error: ${lastFailure}`);
+      if (attempt < this.config.drainRetries) {
+        log.info(`retrying drain, node ${node.name} (attempt ${attempt + 1}/${this.config.drainRetries} in ${this.config.drainIntervalSeconds}s)`);
+        await sleep(this.config.drainIntervalSeconds * 1000, signal);
+      }
+    }
+    reporter.drainFailed();
+    reporter.event(NodeEvents.nodeDrainFailed(node.name, lastFailure));
+    return this.escalate(node, lastFailure, log, reporter, signal);
+  }
+
+  /** One attempt: cordon, evict everything evictable, wait until it is gone or the attempt times out. */
+  private async attempt(node: NodeInfo, timeoutSeconds: number, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<'drained' | 'node-gone' | { failure: string }> {
+    const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutSeconds * 1000)]);
+    const round = new EvictionRound(this.cluster, log, reporter);
+    try {
+      const cordoned = await retryUntil(() => this.cluster.cordon(node.name, this.config.nodeLabels, attemptSignal), attemptSignal);
+      if (cordoned === 'gone') return 'node-gone';
+      for (;;) {
+        const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, attemptSignal), attemptSignal));
+        if (pods.length === 0) return 'drained';
+        await round.evict(pods, attemptSignal);
+        await sleep(this.config.pollIntervalMs, attemptSignal);
+      }
+    } catch (e) {
+      if (signal.aborted) throw e;
+      if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${round.describeRemaining()}` };
+      return { failure: describeError(e) };
+    }
+  }
+
+  private async escalate(node: NodeInfo, cause: string, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<DrainResult> {
+    const attempts = this.config.drainRetries;
+    const capSeconds = this.config.maxTerminationGracePeriodSeconds;
+    if (capSeconds <= 0) {
+      log.warn(`drain failed and max-termination-grace-period is ${capSeconds}s; not escalating`);
+      return { outcome: 'failed', attempts, reason: `${cause}; drain failed and graceful escalation is disabled (max-termination-grace-period <= 0)` };
+    }
+    log.warn(`drain failed; escalating to graceful force-delete (grace=${capSeconds}s) on node ${node.name}`);
+    try {
+      const current = (await retryUntil(() => this.cluster.getNode(node.name, signal), signal)) ?? node;
+      const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, signal), signal)).filter((p) => !isTerminal(p));
+      let deleted = 0;
+      let longestGraceSeconds = 0;
+      for (const pod of pods) {
+        const grace = escalationGraceSeconds(pod, capSeconds, current.ready);
+        longestGraceSeconds = Math.max(longestGraceSeconds, grace);
+        log.info(`deleting pod ${podRef(pod)} on node ${node.name} (grace period: ${grace}s)`);
+        if ((await retryUntil(() => this.cluster.deletePod(pod, grace, signal), signal)) === 'deleted') deleted++;
+        reporter.eviction('deleted');
+      }
+      reporter.event(NodeEvents.gracefulPodDeletionAfterDrainFailed(node.instanceId, deleted, node.name));
+      const windowSeconds = longestGraceSeconds + ESCALATION_SLACK_SECONDS;
+      const remaining = await this.awaitPodsGone(node.name, windowSeconds, signal);
+      if (remaining.length > 0) {
+        return { outcome: 'failed', attempts, reason: `pods still present after ${windowSeconds}s graceful force-delete window: ${remaining.slice(0, 5).map(podRef).join(', ')}` };
+      }
+      log.info(`graceful force-delete succeeded after drain failure on node ${node.name}`);
+      return { outcome: 'escalated', attempts };
+    } catch (e) {
+      if (signal.aborted) throw e;
+      return { outcome: 'failed', attempts, reason: `graceful force-delete failed after drain failure: ${describeError(e)}` };
+    }
+  }
+
+  private async awaitPodsGone(nodeName: string, windowSeconds: number, signal: AbortSignal): Promise<PodInfo[]> {
+    const windowSignal = AbortSignal.any([signal, AbortSignal.timeout(windowSeconds * 1000)]);
+    let remaining: PodInfo[] = [];
+    try {
+      for (;;) {
+        remaining = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(nodeName, windowSignal), windowSignal)).filter((p) => !isTerminal(p));
+        if (remaining.length === 0) return [];
+        await sleep(this.config.pollIntervalMs, windowSignal);
+      }
+    } catch (e) {
+      if (signal.aborted || !isAbort(e)) throw e;
+      return remaining;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { describeError, isAbort, isTransient } from '../lifecycle/errors.js';
+import type { ClusterPort, PodInfo } from '../lifecycle/ports.js';
+import { type Backoff, backoffDelayMs } from '../lifecycle/sleep.js';
+import type { Logger } from '../observability/logger.js';
+import type { DrainReporter } from './drainer.js';
+import { podRef } from './podSelection.js';
+
+const EVICTION_RETRY: Backoff = { minMs: 500, maxMs: 5_000 };
+const PARALLEL_EVICTIONS = 16;
+
+interface PodState {
+  status: 'evicted' | 'blocked-by-pdb' | 'retrying';
+  attempts: number;
+  nextTryAtMs: number;
+  lastError?: string;
+}
+
+/**
+ * The evictions of one drain attempt, keyed by pod UID (a replacement pod with the same name is a new pod).
+ * A pod blocked by a PodDisruptionBudget (429) or by a transient error is retried with backoff; an evicted pod is
+ * only waited for. Owns its state; nothing else reads it.
+ */
+export class EvictionRound {
+  private readonly pods = new Map<string, PodState>();
+  private lastSeen: PodInfo[] = [];
+
+  constructor(
+    private readonly cluster: ClusterPort,
+    private readonly log: Logger,
+    private readonly reporter: DrainReporter,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Requests eviction of every listed pod that is due; returns when this round of requests is answered. */
+  async evict(pods: readonly PodInfo[], signal: AbortSignal): Promise<void> {
+    this.lastSeen = [...pods];
+    const due = pods.filter((p) => !p.deletionTimestamp && this.isDue(p));
+    for (let i = 0; i < due.length; i += PARALLEL_EVICTIONS) {
+      await Promise.all(due.slice(i, i + PARALLEL_EVICTIONS).map((p) => this.evictOne(p, signal)));
+    }
+  }
+
+  /** "3 pods still on the node: a/b (blocked by PodDisruptionBudget), …" */
+  describeRemaining(): string {
+    if (this.lastSeen.length === 0) return 'no pods left';
+    const parts = this.lastSeen.slice(0, 5).map((p) => {
+      const s = this.pods.get(p.uid);
+      const why = p.deletionTimestamp || s?.status === 'evicted' ? 'terminating'
+        : s?.status === 'blocked-by-pdb' ? 'blocked by PodDisruptionBudget'
+        : s?.lastError ? `eviction failing: ${s.lastError}` : 'not evicted yet';
+      return `${podRef(p)} (${why})`;
+    });
+    return `${this.lastSeen.length} pods still on the node: ${parts.join(', ')}${this.lastSeen.length > 5 ? ', …' : ''}`;
+  }
+
+  private isDue(pod: PodInfo): boolean {
+    const s = this.pods.get(pod.uid);
+    return !s || (s.status !== 'evicted' && s.nextTryAtMs <= this.now());
+  }
+
+  private async evictOne(pod: PodInfo, signal: AbortSignal): Promise<void> {
+    const state = this.pods.get(pod.uid) ?? { status: 'retrying', attempts: 0, nextTryAtMs: 0 };
+    this.pods.set(pod.uid, state);
+    state.attempts++;
+    try {
+      const outcome = await this.cluster.evictPod(pod, signal);
+      this.reporter.eviction(outcome);
+      if (outcome === 'blocked-by-pdb') {
+        if (state.status !== 'blocked-by-pdb') this.log.info(`eviction of pod ${podRef(pod)} blocked by its PodDisruptionBudget; will retry`);
+        state.status = 'blocked-by-pdb';
+        state.nextTryAtMs = this.now() + backoffDelayMs(state.attempts, EVICTION_RETRY);
+        return;
+      }
+      if (outcome === 'evicted') this.log.info(`evicting pod ${podRef(pod)}`);
+      state.status = 'evicted';
+    } catch (e) {
+      if (isAbort(e) && signal.aborted) throw e;
+      if (!isTransient(e)) throw e;
+      state.status = 'retrying';
+      state.lastError = describeError(e);
+      state.nextTryAtMs = this.now() + backoffDelayMs(state.attempts, EVICTION_RETRY);
+      this.log.warn(`error when evicting pod ${podRef(pod)} (will retry): ${state.lastError}`);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Metrics } from '../observability/metrics.js';
+
+/** The Kubernetes API clients the service uses, all sharing one counting middleware. */
+export interface KubeClients {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly core: k8s.CoreV1Api;
+  readonly coordination: k8s.CoordinationV1Api;
+  readonly authorization: k8s.AuthorizationV1Api;
+}
+
+/**
+ * Builds API clients whose every request is counted in `lifecycle_manager_kube_api_calls_total{verb,resource}`.
+ * Counting happens in a client middleware, so the count is exactly what was sent to the apiserver.
+ */
+export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics): KubeClients {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const counting: k8s.Middleware = {
+    pre: async (context) => {
+      const { verb, resource } = describeRequest(context.getHttpMethod(), context.getUrl());
+      metrics.kubeCalls.inc({ verb, resource });
+      return context;
+    },
+    post: async (context) => context,
+  };
+  const make = <T>(api: new (config: k8s.Configuration) => T): T =>
+    new api(k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [counting],
+    }));
+  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api) };
+}
+
+/** Per-call options that make the request honour `signal` (the default client keeps no per-request signal). */
+export function withSignal(signal: AbortSignal, extra?: k8s.Middleware): k8s.ConfigurationOptions {
+  const setSignal: k8s.Middleware = {
+    pre: async (context) => {
+      context.setSignal(signal);
+      return context;
+    },
+    post: async (context) => context,
+  };
+  const options: k8s.PromiseConfigurationOptions = { middleware: extra ? [setSignal, extra] : [setSignal], middlewareMergeStrategy: 'append' };
+  // The object-style API declares Observable middleware but passes its options through wrapOptions(), which
+  // expects promise middleware (client-node 1.4 typing bug); promise middleware is what runs.
+  return options as unknown as k8s.ConfigurationOptions;
+}
+
+/** "GET /api/v1/nodes/x" → { verb: 'get', resource: 'nodes' }; lists and subresources are told apart. */
+export function describeRequest(method: string, url: string): { verb: string; resource: string } {
+  const u = new URL(url);
+  const parts = u.pathname.split('/').filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  let i = 0;
+  if (rest[0] === 'namespaces' && rest.length > 2) i = 2;
+  const resource = rest[i] ?? 'unknown';
+  const hasName = rest.length > i + 1;
+  const sub = rest.length > i + 2 ? `/${rest[i + 2]}` : '';
+  const watch = u.searchParams.get('watch') === 'true' || u.searchParams.get('watch') === '1';
+  const m = method.toUpperCase();
+  const verb = watch ? 'watch'
+    : m === 'GET' ? (hasName ? 'get' : 'list')
+    : m === 'POST' ? 'create' : m === 'PUT' ? 'update' : m === 'PATCH' ? 'patch' : m === 'DELETE' ? 'delete' : m.toLowerCase();
+  return { verb, resource: `${resource}${sub}` };
+}

@@ -1,0 +1,47 @@
+import { AccessDeniedError, TransientError } from '../lifecycle/errors.js';
+
+/** The HTTP status of a Kubernetes API error, or undefined for anything else (network errors, aborts). */
+export function statusCode(e: unknown): number | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The `message` of the Status object in an ApiException body, without response headers. */
+export function statusMessage(e: unknown): string {
+  const body = (e as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as { message?: unknown };
+      if (typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') return (body as { message: string }).message;
+  return e instanceof Error ? e.message.split('\n')[0] ?? e.name : String(e);
+}
+
+export const isNotFound = (e: unknown): boolean => statusCode(e) === 404;
+export const isConflict = (e: unknown): boolean => statusCode(e) === 409;
+
+/**
+ * Translates a Kubernetes client error into the domain's vocabulary: 401/403 → AccessDeniedError; 429, 5xx and
+ * network failures → TransientError; aborts and everything else unchanged.
+ */
+export function toDomainError(e: unknown, operation: string): unknown {
+  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return e;
+  const code = statusCode(e);
+  if (code === 401 || code === 403) return new AccessDeniedError(operation, statusMessage(e), { cause: e });
+  if (code === 429 || (code !== undefined && code >= 500)) {
+    return new TransientError(`${operation}: HTTP ${code}: ${statusMessage(e)}`, code === 429, { cause: e });
+  }
+  if (code === undefined && e instanceof Error && isNetworkError(e)) {
+    return new TransientError(`${operation}: ${e.message.split('\n')[0]}`, false, { cause: e });
+  }
+  return e;
+}
+
+function isNetworkError(e: Error): boolean {
+  const code = (e as { code?: unknown }).code ?? (e as { errno?: unknown }).errno;
+  return e.name === 'FetchError' || (typeof code === 'string' && /^(ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|UND_ERR)/u.test(code));
+}

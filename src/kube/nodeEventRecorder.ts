@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import type { EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
+import type { Logger } from '../observability/logger.js';
+import type { KubeClients } from './apiClients.js';
+
+const COMPONENT = 'lifecycle-manager';
+
+/**
+ * Publishes core/v1 Events whose involvedObject is the Node (kind, name, uid), in the `default` namespace as the
+ * kubelet does for Nodes, so `kubectl describe node` and `kubectl get events --field-selector
+ * involvedObject.name=<node>` show them. Publishing never throws and never blocks the workflow.
+ */
+export class NodeEventRecorder implements EventRecorder {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly clients: KubeClients, private readonly log: Logger, private readonly reportingInstance: string) {}
+
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void {
+    const now = new Date();
+    this.log.debug(`publishing event: ${event.reason}`);
+    const body = {
+      metadata: { name: `${node.name}.${randomBytes(8).toString('hex')}`, namespace: 'default' },
+      involvedObject: { kind: 'Node', apiVersion: 'v1', name: node.name, uid: node.uid },
+      reason: event.reason,
+      message: event.message.slice(0, 1024),
+      type: event.type,
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: this.reportingInstance,
+    };
+    const p: Promise<void> = this.clients.core.createNamespacedEvent({ namespace: 'default', body })
+      .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  /** Waits for events still being sent (shutdown). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The closed set of domain errors. Adapters translate SDK and Kubernetes errors into these; nothing above an
+ * adapter sees a raw ServiceException or ApiException.
+ */
+
+/** AWS has no pending lifecycle action for this instance/token: it was completed, abandoned or expired. */
+export class ActionGoneError extends Error {
+  override readonly name = 'ActionGoneError';
+  constructor(readonly instanceId: string, options?: { cause?: unknown }) {
+    super(`no active lifecycle action for instance ${instanceId}`, options);
+  }
+}
+
+/** Throttling, a 5xx, a network failure or a timeout: worth retrying within the deadline. */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+  constructor(message: string, readonly throttled: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The credentials lack a permission. Not retried: it will not heal by itself. */
+export class AccessDeniedError extends Error {
+  override readonly name = 'AccessDeniedError';
+  constructor(readonly operation: string, message: string, options?: { cause?: unknown }) {
+    super(`access denied calling ${operation}: ${message}`, options);
+  }
+}
+
+/** The SQS queue named in the configuration does not exist. */
+export class QueueNotFoundError extends Error {
+  override readonly name = 'QueueNotFoundError';
+  constructor(readonly queueName: string, readonly region: string, options?: { cause?: unknown }) {
+    super(`SQS queue "${queueName}" does not exist in region ${region}`, options);
+  }
+}
+
+/** A named AWS resource (target group, load balancer) no longer exists. */
+export class ResourceGoneError extends Error {
+  override readonly name = 'ResourceGoneError';
+  constructor(readonly resource: string, options?: { cause?: unknown }) {
+    super(`${resource} no longer exists`, options);
+  }
+}
+
+/** Configuration that cannot work; the message names the flag and the rule. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+export const isActionGone = (e: unknown): e is ActionGoneError => e instanceof ActionGoneError;
+export const isTransient = (e: unknown): e is TransientError => e instanceof TransientError;
+export const isAccessDenied = (e: unknown): e is AccessDeniedError => e instanceof AccessDeniedError;
+export const isResourceGone = (e: unknown): e is ResourceGoneError => e instanceof ResourceGoneError;
+
+/** True when the error is the abort of a signal we passed (shutdown or deadline), not a failure of the call. */
+export function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
+}
+
+/** A short, single-line description of any thrown value, safe to log. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message.split('\n')[0] ?? e.name;
+  return String(e);
+}

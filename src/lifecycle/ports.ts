@@ -1,0 +1,108 @@
+/**
+ * The small interfaces the domain needs from the outside world. Adapters in src/aws and src/kube implement them
+ * with the SDKs; unit tests implement them in memory. Every call takes the AbortSignal it must honour.
+ */
+import type { AutoScalingInstance, LifecycleAction, LifecycleActionResult, LifecycleHook } from './action.js';
+
+export interface AutoScalingPort {
+  /** undefined when Auto Scaling does not know the instance (never was, or already gone). */
+  describeInstance(instanceId: string, signal: AbortSignal): Promise<AutoScalingInstance | undefined>;
+  /** undefined when the group has no hook of that name. */
+  describeLifecycleHook(autoScalingGroupName: string, lifecycleHookName: string, signal: AbortSignal): Promise<LifecycleHook | undefined>;
+  /** Throws ActionGoneError when AWS has no pending action. */
+  recordHeartbeat(action: LifecycleAction, signal: AbortSignal): Promise<void>;
+  /** 'gone' when AWS has no pending action any more (completed elsewhere, or expired). */
+  completeAction(action: LifecycleAction, result: LifecycleActionResult, signal: AbortSignal): Promise<'completed' | 'gone'>;
+}
+
+export interface QueueMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly receiptHandle: string;
+  readonly receiveCount: number;
+  /** When SQS first received it (epoch ms). */
+  readonly sentAtMs: number | undefined;
+}
+
+export interface QueuePort {
+  receive(request: { maxMessages: number; waitTimeSeconds: number; visibilityTimeoutSeconds: number }, signal: AbortSignal): Promise<QueueMessage[]>;
+  delete(receiptHandle: string, signal: AbortSignal): Promise<void>;
+  changeVisibility(receiptHandle: string, visibilityTimeoutSeconds: number, signal: AbortSignal): Promise<void>;
+}
+
+/** What the drain needs to know about a Node. */
+export interface NodeInfo {
+  readonly name: string;
+  readonly uid: string;
+  readonly instanceId: string;
+  /** The Ready condition's status: 'True' | 'False' | 'Unknown' (or 'Unknown' when absent). */
+  readonly ready: string;
+  readonly privateIps: readonly string[];
+  readonly unschedulable: boolean;
+  readonly creationTimestamp: Date | undefined;
+}
+
+/** Finds Nodes by EC2 instance id from a watch-backed cache: no LIST per event. */
+export interface NodeDirectory {
+  findByInstanceId(instanceId: string): NodeInfo | undefined;
+  /** Resolves when a Node for the instance appears; rejects when the signal aborts. */
+  waitForInstance(instanceId: string, signal: AbortSignal): Promise<NodeInfo>;
+}
+
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly phase: string;
+  readonly ownerKinds: readonly string[];
+  readonly isMirror: boolean;
+  readonly deletionTimestamp: Date | undefined;
+  readonly terminationGracePeriodSeconds: number | undefined;
+  readonly podIps: readonly string[];
+}
+
+export type EvictionOutcome = 'evicted' | 'gone' | 'blocked-by-pdb';
+export type DeletionOutcome = 'deleted' | 'gone';
+
+/** The Kubernetes operations a drain makes. Transient API failures surface as TransientError. */
+export interface ClusterPort {
+  getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined>;
+  /** Idempotently marks the node unschedulable and sets the given labels. */
+  cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'>;
+  listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]>;
+  evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionOutcome>;
+  deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome>;
+  deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome>;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface NodeEvent {
+  readonly reason: string;
+  readonly type: EventType;
+  readonly message: string;
+}
+
+/** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */
+export interface EventRecorder {
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void;
+}
+
+/** Load-balancer deregistration seam (its own module); the workflow calls it when --with-deregister. */
+export interface LoadBalancerDeregistrar {
+  /** Deregisters the instance (and its pods' IPs) everywhere and waits until connections drained. */
+  deregister(request: DeregistrationRequest, signal: AbortSignal): Promise<DeregistrationReport>;
+}
+
+export interface DeregistrationRequest {
+  readonly instanceId: string;
+  readonly autoScalingGroupName: string;
+  readonly node: NodeInfo | undefined;
+  readonly podIps: readonly string[];
+  readonly log: import('../observability/logger.js').Logger;
+}
+
+export interface DeregistrationReport {
+  readonly targetGroups: number;
+  readonly classicLoadBalancers: number;
+}

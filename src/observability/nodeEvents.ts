@@ -1,0 +1,56 @@
+import type { NodeEvent } from '../lifecycle/ports.js';
+
+/**
+ * The vocabulary of Kubernetes Events published on the Node, declared once so a reason can never be paired with
+ * the wrong message. Reasons match upstream lifecycle-manager's; messages are plain sentences.
+ */
+export const NodeEvents = {
+  lifecycleHookReceived: (requestId: string, instanceId: string, group: string): NodeEvent => ({
+    reason: 'LifecycleHookReceived', type: 'Normal',
+    message: `lifecycle hook for event ${requestId} was received, instance ${instanceId} (Auto Scaling group ${group}) will begin processing`,
+  }),
+  lifecycleHookProcessed: (requestId: string, instanceId: string, seconds: number): NodeEvent => ({
+    reason: 'LifecycleHookProcessed', type: 'Normal',
+    message: `lifecycle hook for event ${requestId} has completed processing, instance ${instanceId} gracefully terminated after ${seconds.toFixed(1)}s`,
+  }),
+  lifecycleHookFailed: (requestId: string, seconds: number, cause: string): NodeEvent => ({
+    reason: 'LifecycleHookFailed', type: 'Warning',
+    message: `lifecycle hook for event ${requestId} has failed processing after ${seconds.toFixed(1)}s: ${cause}`,
+  }),
+  nodeDrainSucceeded: (node: string): NodeEvent => ({
+    reason: 'NodeDrainSucceeded', type: 'Normal',
+    message: `node ${node} has been drained successfully as a response to a termination event`,
+  }),
+  nodeDrainFailed: (node: string, cause: string): NodeEvent => ({
+    reason: 'NodeDrainFailed', type: 'Warning',
+    message: `node ${node} draining has failed: ${cause}`,
+  }),
+  gracefulPodDeletionAfterDrainFailed: (instanceId: string, deleted: number, node: string): NodeEvent => ({
+    reason: 'GracefulPodDeletionAfterDrainFailed', type: 'Warning',
+    message: `instance ${instanceId} drain failed, deleted ${deleted} pods for graceful termination on node ${node}`,
+  }),
+  nodeDeleteSucceeded: (node: string): NodeEvent => ({
+    reason: 'NodeDeleteSucceeded', type: 'Normal',
+    message: `node ${node} has been deleted successfully as a response to a termination event`,
+  }),
+  nodeDeleteFailed: (node: string, cause: string): NodeEvent => ({
+    reason: 'NodeDeleteFailed', type: 'Warning',
+    message: `node ${node} deletion has failed: ${cause}`,
+  }),
+  targetDeregisterSucceeded: (target: string, targetGroup: string): NodeEvent => ({
+    reason: 'TargetDeregisterSucceeded', type: 'Normal',
+    message: `target ${target} has successfully deregistered from target group ${targetGroup}`,
+  }),
+  targetDeregisterFailed: (target: string, targetGroup: string, cause: string): NodeEvent => ({
+    reason: 'TargetDeregisterFailed', type: 'Warning',
+    message: `target ${target} has failed to deregister from target group ${targetGroup}: ${cause}`,
+  }),
+  instanceDeregisterSucceeded: (instanceId: string, elb: string): NodeEvent => ({
+    reason: 'InstanceDeregisterSucceeded', type: 'Normal',
+    message: `instance ${instanceId} has successfully deregistered from classic-elb ${elb}`,
+  }),
+  instanceDeregisterFailed: (instanceId: string, elb: string, cause: string): NodeEvent => ({
+    reason: 'InstanceDeregisterFailed', type: 'Warning',
+    message: `instance ${instanceId} has failed to deregister from classic-elb ${elb}: ${cause}`,
+  }),
+} as const;

@@ -1,0 +1,121 @@
+import { describeError, isAbort, isAccessDenied } from '../lifecycle/errors.js';
+import type { QueueMessage, QueuePort } from '../lifecycle/ports.js';
+import { sleep } from '../lifecycle/sleep.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { MessageLease } from './messageLease.js';
+
+export interface ConsumerConfig {
+  readonly queueName: string;
+  /** SQS long-poll WaitTimeSeconds (0–20): --polling-interval. */
+  readonly waitTimeSeconds: number;
+  /** Visibility given at receipt and re-extended every third of it while the message is worked on. */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receiving pauses while this many messages are being worked on. */
+  readonly maxInFlight: number;
+}
+
+export type MessageHandler = (message: QueueMessage, lease: MessageLease) => Promise<void>;
+
+/**
+ * Receives up to 10 messages per long poll and hands each to the handler without waiting for it, so a burst of
+ * terminations is picked up at once while slow drains continue; receiving pauses only at `maxInFlight`.
+ * A redelivery of a message already being handled only refreshes its receipt handle.
+ */
+export class QueueConsumer {
+  private readonly leases = new Map<string, MessageLease>();
+  private readonly handling = new Set<Promise<void>>();
+  private wake: (() => void) | undefined;
+  private lastReceiveOkAtMs = 0;
+
+  constructor(
+    private readonly queue: QueuePort,
+    private readonly config: ConsumerConfig,
+    private readonly handler: MessageHandler,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  get inFlight(): number {
+    return this.handling.size;
+  }
+
+  /** True when the last receive succeeded recently (readiness). */
+  isHealthy(nowMs = Date.now()): boolean {
+    return nowMs - this.lastReceiveOkAtMs < Math.max(60, 3 * this.config.waitTimeSeconds + 30) * 1000;
+  }
+
+  /** Receives until the signal aborts; then waits for the handlers, which end at a safe point on the same signal. */
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      const room = this.config.maxInFlight - this.handling.size;
+      if (room <= 0) {
+        await this.waitForRoom(signal);
+        continue;
+      }
+      let messages: QueueMessage[];
+      try {
+        this.log.debug('polling for messages from queue');
+        messages = await this.queue.receive({
+          maxMessages: Math.min(10, room),
+          waitTimeSeconds: this.config.waitTimeSeconds,
+          visibilityTimeoutSeconds: this.config.visibilityTimeoutSeconds,
+        }, signal);
+        this.lastReceiveOkAtMs = Date.now();
+        failures = 0;
+      } catch (e) {
+        if (signal.aborted && isAbort(e)) break;
+        failures++;
+        const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
+        const line = `unable to receive message from queue ${this.config.queueName}, ${describeError(e)}; retrying in ${delayMs / 1000}s`;
+        if (isAccessDenied(e)) this.log.error(line);
+        else this.log.warn(line);
+        await sleep(delayMs, signal).catch(() => undefined);
+        continue;
+      }
+      if (messages.length === 0) {
+        this.log.debug('no messages received in interval');
+        if (this.config.waitTimeSeconds === 0) await sleep(1_000, signal).catch(() => undefined);
+      }
+      for (const message of messages) this.accept(message);
+    }
+    await Promise.allSettled([...this.handling]);
+  }
+
+  private accept(message: QueueMessage): void {
+    const existing = this.leases.get(message.messageId);
+    if (existing) {
+      existing.adopt(message.receiptHandle);
+      this.metrics.recordMessage('duplicate', 'redelivered_while_in_flight');
+      this.log.debug(`message ${message.messageId} redelivered while in flight; keeping it, newer receipt handle adopted`);
+      return;
+    }
+    this.log.debug(`reading message id=${message.messageId}`);
+    const lease = new MessageLease(message, this.queue, this.config.visibilityTimeoutSeconds, this.log);
+    this.leases.set(message.messageId, lease);
+    const handled: Promise<void> = this.handler(message, lease)
+      .catch((e: unknown) => this.log.error(`unexpected error handling message ${message.messageId}: ${describeError(e)}`))
+      .finally(() => {
+        lease.close();
+        this.leases.delete(message.messageId);
+        this.handling.delete(handled);
+        this.metrics.activeGoroutines.set(1 + this.handling.size);
+        this.wake?.();
+      });
+    this.handling.add(handled);
+    this.metrics.activeGoroutines.set(1 + this.handling.size);
+  }
+
+  private waitForRoom(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.wake = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
