@@ -48,7 +48,8 @@ def main(argv=None) -> int:
 
     if not loopback(args.host):
         parser.error(f"refusing to bind {args.host!r}: loopback addresses only")
-    return serve(args.host, args.port, verbose=args.verbose)
+    serve(args.host, args.port, verbose=args.verbose)
+    return 0
 
 
 if __name__ == "__main__":

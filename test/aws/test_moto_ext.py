@@ -168,11 +168,16 @@ class Aws:
                        d["TargetHealth"].get("Reason")) for d in out)
 
 
+@pytest.fixture(scope="session")
+def clients(server):
+    return Aws(server.endpoint)
+
+
 @pytest.fixture
-def aws(server):
-    client = Aws(server.endpoint)
-    client.reset()
-    return client
+def aws(clients):
+    clients.reset()
+    clients._lt = None  # the reset removed it
+    return clients
 
 
 def error_of(excinfo) -> tuple[int, str, str]:
@@ -482,6 +487,25 @@ def test_expiry_default_abandon(aws):
     action = wait_for(lambda: [a for a in aws.actions() if a["resultSource"]], 3)[0]
     assert (action["result"], action["resultSource"]) == ("ABANDON", "expired")
     assert aws.ec2_state(victim) == "terminated"
+
+
+def test_global_timeout_caps_heartbeats():
+    """GlobalTimeout (min(172800, 100 x HeartbeatTimeout)) ends an action however often it
+    heartbeats; too slow to watch through the server (100 s at HeartbeatTimeout 1), so the
+    deadline arithmetic is checked on the action object itself."""
+    sys.path.insert(0, str(HERE))
+    from motoext.actions import Action
+
+    class Hook:
+        name, default_result, heartbeat_timeout, global_timeout = "h", "CONTINUE", 2, 3
+
+    action = Action(ACCOUNT, REGION, "g", "i-0123456789abcdef0", Hook)
+    start = action.deadline() - 2
+    time.sleep(0.05)
+    action.beat()
+    assert action.deadline() > start + 2  # a heartbeat moves the heartbeat deadline
+    action._last_beat = start + 2.5       # as if it beat again at 2.5 s
+    assert action.deadline() == pytest.approx(start + 3)  # but never past GlobalTimeout
 
 
 # --- e. inspection / reset ------------------------------------------------------------

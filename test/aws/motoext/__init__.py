@@ -13,8 +13,8 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import actions, elb_classic, elbv2_targets, hooks, scalein, server, traffic
+    from . import actions, elb_classic, elbv2_targets, hooks, perf, scalein, server, traffic
 
-    for module in (hooks, actions, scalein, traffic, elbv2_targets, elb_classic, server):
+    for module in (hooks, actions, scalein, traffic, elbv2_targets, elb_classic, server, perf):
         module.install()
     _installed = True

@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { startTestCluster, type TestCluster } from './cluster.js';
+import { type Moto, startMoto } from './moto.js';
+import { LIMITED_USER, SERVICE_USER, bindClusterRole, kubeconfigFor, shippedClusterRoleRules } from './rbac.js';
+
+export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..').replace(/\/dist$/u, '');
+
+/** What tests need to reach the harness; plain data so it can cross from the global setup to test workers. */
+export interface HarnessInfo {
+  readonly repoRoot: string;
+  readonly adminKubeconfigPath: string;
+  readonly serviceKubeconfigPath: string;
+  readonly limitedKubeconfigPath: string;
+  readonly motoEndpoint: string;
+  readonly workDir: string;
+  readonly apiserverPort: number;
+}
+
+export interface Harness {
+  readonly info: HarnessInfo;
+  readonly cluster: TestCluster;
+  readonly moto: Moto;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts kube-apiserver + etcd and moto (binaries from scripts/testinfra.mjs), installs the shipped ClusterRole
+ * bound to the service's identity, and writes one kubeconfig per identity. Everything binds 127.0.0.1.
+ */
+export async function startHarness(): Promise<Harness> {
+  const { ensureTestCluster, ensureMoto } = (await import(join(repoRoot, 'scripts', 'testinfra.mjs'))) as {
+    ensureTestCluster(): string; ensureMoto(): string;
+  };
+  const workDir = mkdtempSync(join(tmpdir(), 'lm-harness-'));
+  const [cluster, moto] = await Promise.all([
+    startTestCluster(ensureTestCluster(), { dir: join(workDir, 'cluster'), logFile: join(workDir, 'apiserver.log') }),
+    startMoto(ensureMoto(), repoRoot, { logFile: join(workDir, 'moto.log') }),
+  ]).catch(async (e: unknown) => {
+    throw e;
+  });
+  const admin = new k8s.KubeConfig();
+  admin.loadFromFile(cluster.kubeconfigPath);
+  await bindClusterRole(admin, 'lifecycle-manager', shippedClusterRoleRules(repoRoot), SERVICE_USER);
+  const serviceKubeconfigPath = join(workDir, 'service.kubeconfig');
+  writeFileSync(serviceKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'lifecycle-manager'));
+  const limitedKubeconfigPath = join(workDir, 'limited.kubeconfig');
+  writeFileSync(limitedKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'limited'));
+  void LIMITED_USER;
+  return {
+    cluster, moto,
+    info: {
+      repoRoot, adminKubeconfigPath: cluster.kubeconfigPath, serviceKubeconfigPath, limitedKubeconfigPath,
+      motoEndpoint: moto.endpoint, workDir, apiserverPort: cluster.port,
+    },
+    stop: async () => {
+      await Promise.allSettled([moto.stop(), cluster.stop()]);
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function adminKubeConfig(info: HarnessInfo): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(info.adminKubeconfigPath);
+  return kc;
+}
