@@ -33,7 +33,10 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics):
   return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api) };
 }
 
-/** Per-call options that make the request honour `signal` (the default client keeps no per-request signal). */
+/**
+ * Per-call options that make the request honour `signal` (the client keeps no per-request signal otherwise),
+ * appended to the client's own middleware (the call counter). The object-style API runs Observable middleware.
+ */
 export function withSignal(signal: AbortSignal, extra?: k8s.Middleware): k8s.ConfigurationOptions {
   const setSignal: k8s.Middleware = {
     pre: async (context) => {
@@ -42,10 +45,14 @@ export function withSignal(signal: AbortSignal, extra?: k8s.Middleware): k8s.Con
     },
     post: async (context) => context,
   };
-  const options: k8s.PromiseConfigurationOptions = { middleware: extra ? [setSignal, extra] : [setSignal], middlewareMergeStrategy: 'append' };
-  // The object-style API declares Observable middleware but passes its options through wrapOptions(), which
-  // expects promise middleware (client-node 1.4 typing bug); promise middleware is what runs.
-  return options as unknown as k8s.ConfigurationOptions;
+  return { middleware: (extra ? [setSignal, extra] : [setSignal]).map(toObservable), middlewareMergeStrategy: 'append' };
+}
+
+function toObservable(m: k8s.Middleware): k8s.ObservableMiddleware {
+  return {
+    pre: (context) => new k8s.Observable(m.pre(context)),
+    post: (context) => new k8s.Observable(m.post(context)),
+  };
 }
 
 /** "GET /api/v1/nodes/x" → { verb: 'get', resource: 'nodes' }; lists and subresources are told apart. */

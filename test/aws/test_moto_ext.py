@@ -561,6 +561,17 @@ def test_describe_traffic_sources(aws):
     lbs = aws.asg.describe_load_balancers(AutoScalingGroupName=group)["LoadBalancers"]
     assert [lb["LoadBalancerName"] for lb in lbs] == ["classic"]
 
+    extra = aws.target_group("ts-tg-2")
+    aws.asg.attach_traffic_sources(AutoScalingGroupName=group, TrafficSources=[{"Identifier": extra, "Type": "elbv2"}])
+    aws.asg.detach_traffic_sources(AutoScalingGroupName=group, TrafficSources=[{"Identifier": "classic", "Type": "elb"}])
+    sources = aws.asg.describe_traffic_sources(AutoScalingGroupName=group)["TrafficSources"]
+    assert sorted(s["Identifier"] for s in sources) == sorted([tg, extra])
+    (inst,) = aws.instances(group)
+    assert aws.health(extra) == [(inst, 80, "healthy", None)]
+    with pytest.raises(ClientError) as e:
+        aws.asg.describe_traffic_sources(AutoScalingGroupName="no-such-group")
+    assert error_of(e)[:2] == (400, "ValidationError")
+
 
 def test_terminating_member_leaves_attached_target_group(aws):
     url, arn = aws.queue()

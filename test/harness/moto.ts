@@ -55,5 +55,7 @@ export function motoAwsEnv(endpoint: string): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_EC2_METADATA_DISABLED: 'true',
+    // Node 20 is supported here; the SDK's notice about its future Node 22 requirement is noise in test logs.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
