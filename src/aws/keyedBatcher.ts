@@ -1,4 +1,4 @@
-import { abortReason } from '../lifecycle/sleep.js';
+import { abortReason, withTimeout } from '../lifecycle/sleep.js';
 
 type Fetch<K, V> = (keys: readonly K[], signal: AbortSignal) => Promise<Map<K, V>>;
 
@@ -42,7 +42,7 @@ export class KeyedBatcher<K, V> {
     if (batch.size === 0) return;
     const keys = [...batch.keys()];
     // The shared call is not tied to any one caller's signal; each caller can still stop waiting on its own.
-    this.fetch(keys, AbortSignal.timeout(60_000)).then(
+    withTimeout([], 60_000, (signal) => this.fetch(keys, signal)).then(
       (found) => { for (const [k, ws] of batch) for (const w of ws) w.resolve(found.get(k)); },
       (e: unknown) => { for (const ws of batch.values()) for (const w of ws) w.reject(e); },
     );

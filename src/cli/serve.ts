@@ -9,6 +9,7 @@ import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
+import { withTimeout } from '../lifecycle/sleep.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
@@ -42,9 +43,10 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
   }
   const metrics = new Metrics();
   const aws = createAwsClients({ region: config.region, refreshExpiredCredentials: config.refreshExpiredCredentials, env: environment.env }, metrics);
-  const startup = AbortSignal.any([environment.shutdown, AbortSignal.timeout(60_000)]);
-  const queueUrl = await resolveQueueUrl(aws.sqs, config.queueName, config.region, startup);
-  const queueSettings = await readQueueSettings(aws.sqs, queueUrl, startup);
+  const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
+    const url = await resolveQueueUrl(aws.sqs, config.queueName, config.region, startup);
+    return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
+  });
 
   const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics);
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics);

@@ -1,6 +1,6 @@
 import { describeError, isAbort } from '../lifecycle/errors.js';
 import type { ClusterPort, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
-import { sleep } from '../lifecycle/sleep.js';
+import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import type { Logger } from '../observability/logger.js';
 import { NodeEvents } from '../observability/nodeEvents.js';
 import { EvictionRound } from './evictionRound.js';
@@ -75,7 +75,7 @@ export class NodeDrainer {
 
   /** One attempt: cordon, evict everything evictable, wait until it is gone or the attempt times out. */
   private async attempt(node: NodeInfo, timeoutSeconds: number, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<'drained' | 'node-gone' | { failure: string }> {
-    const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(timeoutSeconds * 1000)]);
+    const { signal: attemptSignal, dispose } = linkedSignal([signal], timeoutSeconds * 1000);
     const round = new EvictionRound(this.cluster, log, reporter);
     try {
       const cordoned = await retryUntil(() => this.cluster.cordon(node.name, this.config.nodeLabels, attemptSignal), attemptSignal);
@@ -90,6 +90,8 @@ export class NodeDrainer {
       if (signal.aborted) throw e;
       if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${round.describeRemaining()}` };
       return { failure: describeError(e) };
+    } finally {
+      dispose();
     }
   }
 
@@ -128,7 +130,7 @@ export class NodeDrainer {
   }
 
   private async awaitPodsGone(nodeName: string, windowSeconds: number, signal: AbortSignal): Promise<PodInfo[]> {
-    const windowSignal = AbortSignal.any([signal, AbortSignal.timeout(windowSeconds * 1000)]);
+    const { signal: windowSignal, dispose } = linkedSignal([signal], windowSeconds * 1000);
     let remaining: PodInfo[] = [];
     try {
       for (;;) {
@@ -139,6 +141,8 @@ export class NodeDrainer {
     } catch (e) {
       if (signal.aborted || !isAbort(e)) throw e;
       return remaining;
+    } finally {
+      dispose();
     }
   }
 }

@@ -51,6 +51,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** AWS refused a request for a reason retrying will not fix (validation, conflict, limit); names the operation and AWS's error code. */
+export class RequestRejectedError extends Error {
+  override readonly name = 'RequestRejectedError';
+  constructor(readonly operation: string, message: string, options?: { cause?: unknown }) {
+    super(`${operation}: ${message}`, options);
+  }
+}
+
 export const isActionGone = (e: unknown): e is ActionGoneError => e instanceof ActionGoneError;
 export const isTransient = (e: unknown): e is TransientError => e instanceof TransientError;
 export const isAccessDenied = (e: unknown): e is AccessDeniedError => e instanceof AccessDeniedError;

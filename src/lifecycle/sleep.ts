@@ -35,14 +35,45 @@ export function backoffDelayMs(attempt: number, { minMs, maxMs }: Backoff, rando
   return minMs + random() * (capped - minMs);
 }
 
-/** An AbortSignal that fires at the earliest of the given signals and an absolute deadline (epoch ms). */
-export function signalUntil(deadlineMs: number, ...signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
+/**
+ * A signal that aborts when any parent aborts or after `timeoutMs` (TimeoutError). Built from a plain
+ * AbortController and timer rather than AbortSignal.any/AbortSignal.timeout, whose signals Node 20 may
+ * garbage-collect before they fire (a wait that never ends). Call dispose() when done with it.
+ */
+export function linkedSignal(parents: readonly AbortSignal[], timeoutMs?: number): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const timer = setTimeout(() => {
-    const e = new Error('deadline reached');
+  const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    const e = new Error(`timed out after ${timeoutMs}ms`);
     e.name = 'TimeoutError';
     controller.abort(e);
-  }, Math.max(0, deadlineMs - Date.now()));
-  const signal = AbortSignal.any([controller.signal, ...signals]);
-  return { signal, dispose: () => clearTimeout(timer) };
+  }, Math.max(0, timeoutMs));
+  const dispose = (): void => {
+    clearTimeout(timer);
+    for (const p of parents) p.removeEventListener('abort', onParentAbort);
+  };
+  for (const p of parents) {
+    if (p.aborted) {
+      controller.abort(p.reason);
+      break;
+    }
+    p.addEventListener('abort', onParentAbort, { once: true });
+  }
+  controller.signal.addEventListener('abort', dispose, { once: true });
+  return { signal: controller.signal, dispose };
+}
+
+/** Runs `work` with a signal linked to `parents` and limited to `timeoutMs`; cleans up afterwards. */
+export async function withTimeout<T>(parents: readonly AbortSignal[], timeoutMs: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { signal, dispose } = linkedSignal(parents, timeoutMs);
+  try {
+    return await work(signal);
+  } finally {
+    dispose();
+  }
+}
+
+/** A signal that aborts at an absolute deadline (epoch ms) or when any parent aborts. */
+export function signalUntil(deadlineMs: number, ...signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
+  return linkedSignal(signals, deadlineMs - Date.now());
 }

@@ -10,7 +10,7 @@ import { excerpt, parseLifecycleMessage } from './message.js';
 import type { AutoScalingPort, ClusterPort, EventRecorder, LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, QueueMessage } from './ports.js';
 import { retryUntil } from './retryUntil.js';
 import type { Semaphore } from './semaphore.js';
-import { signalUntil } from './sleep.js';
+import { linkedSignal, signalUntil, withTimeout } from './sleep.js';
 import { actionDeadlineMs, verifyAction } from './verification.js';
 
 export interface WorkflowConfig {
@@ -67,7 +67,7 @@ export class LifecycleWorkflow {
       if (config.queueHasRedrivePolicy) {
         log.warn(`${what}; leaving it for the dead-letter queue`);
         metrics.recordMessage('left_for_redelivery', parsed.reason);
-        return lease.release(0, AbortSignal.timeout(10_000));
+        return withTimeout([], SETTLE_TIMEOUT_MS, (signal) => lease.release(0, signal));
       }
       log.warn(`${what}; deleting it (the queue has no dead-letter queue)`);
       return this.dropMessage(lease, parsed.reason);
@@ -114,7 +114,8 @@ export class LifecycleWorkflow {
   private async process(action: LifecycleAction, heartbeatTimeoutSeconds: number, deadlineMs: number, receivedAtMs: number, log: Logger): Promise<'done' | 'shutdown'> {
     const { metrics, shutdown } = this.deps;
     const gone = new AbortController();
-    const { signal, dispose } = signalUntil(deadlineMs, shutdown, gone.signal);
+    const finished = new AbortController();
+    const { signal, dispose } = signalUntil(deadlineMs, shutdown, gone.signal, finished.signal);
     const heartbeat = keepActionAlive({
       action, intervalMs: (heartbeatTimeoutSeconds * 1000) / 2, autoScaling: this.deps.autoScaling, log, signal,
       onGone: () => gone.abort(new ActionGoneError(action.instanceId)),
@@ -151,14 +152,14 @@ export class LifecycleWorkflow {
       log.error(`event ${action.requestId} has failed processing after ${seconds.toFixed(2)}s: ${cause}`);
       publish(NodeEvents.lifecycleHookFailed(action.requestId, seconds, cause));
       log.warn(`abandoning instance ${action.instanceId}`);
-      await this.complete(action, 'ABANDON', log, AbortSignal.any([shutdown, AbortSignal.timeout(60_000)])).catch((err: unknown) =>
+      await withTimeout([shutdown], 60_000, (abandonSignal) => this.complete(action, 'ABANDON', log, abandonSignal)).catch((err: unknown) =>
         log.error(`completeLifecycleAction Failed, ${describeError(err)}`));
       metrics.recordEventFinished('ABANDON', seconds);
       return 'done';
     } finally {
-      dispose();
-      gone.abort();
+      finished.abort();
       await heartbeat.catch((e: unknown) => log.error(`heartbeat loop failed: ${describeError(e)}`));
+      dispose();
     }
   }
 
@@ -168,7 +169,7 @@ export class LifecycleWorkflow {
     if (known) return known;
     const waitSeconds = this.deps.config.nodeJoinTimeoutSeconds;
     log.info(`instance ${action.instanceId} has no Node yet; waiting up to ${waitSeconds}s for it to register`);
-    const window = AbortSignal.any([signal, AbortSignal.timeout(waitSeconds * 1000)]);
+    const { signal: window, dispose } = linkedSignal([signal], waitSeconds * 1000);
     try {
       const node = await this.deps.nodes.waitForInstance(action.instanceId, window);
       log.info(`node ${node.name} registered for instance ${action.instanceId}; draining it`);
@@ -177,6 +178,8 @@ export class LifecycleWorkflow {
       if (signal.aborted) throw e;
       log.warn(`instance ${action.instanceId} never registered as a Node within ${waitSeconds}s; nothing to drain`);
       return undefined;
+    } finally {
+      dispose();
     }
   }
 
@@ -255,18 +258,18 @@ export class LifecycleWorkflow {
 
   private async dropMessage(lease: ActionMessage, reason: string): Promise<void> {
     this.deps.metrics.recordMessage('deleted', reason);
-    await lease.delete(AbortSignal.timeout(10_000));
+    await withTimeout([], SETTLE_TIMEOUT_MS, (signal) => lease.delete(signal));
   }
 }
 
 const SETTLE_TIMEOUT_MS = 15_000;
 
 async function deleteAll(messages: ActionMessage[]): Promise<void> {
-  await Promise.all(messages.map((m) => m.delete(AbortSignal.timeout(SETTLE_TIMEOUT_MS))));
+  await Promise.all(messages.map((m) => withTimeout([], SETTLE_TIMEOUT_MS, (signal) => m.delete(signal))));
 }
 
 function releaseAll(delaySeconds: number): (messages: ActionMessage[]) => Promise<void> {
   return async (messages) => {
-    await Promise.all(messages.map((m) => m.release(delaySeconds, AbortSignal.timeout(SETTLE_TIMEOUT_MS))));
+    await Promise.all(messages.map((m) => withTimeout([], SETTLE_TIMEOUT_MS, (signal) => m.release(delaySeconds, signal))));
   };
 }

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../lifecycle/errors.js';
+import { validateServeConfig } from './serveConfig.js';
+import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+
+const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
+const valid = { ...defaults, queueName: 'lifecycle-manager-queue', region: 'us-west-2' };
+
+function problems(raw: Record<string, string>, env: Record<string, string> = {}): string[] {
+  try {
+    validateServeConfig({ ...valid, ...raw }, env, new Set());
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+}
+
+describe('validateServeConfig', () => {
+  it('keeps upstream\'s defaults', () => {
+    const c = validateServeConfig(valid, {}, new Set());
+    expect(c).toMatchObject({
+      maxDrainConcurrency: 32, maxTimeToProcessSeconds: 3600, maxTerminationGracePeriodSeconds: 900, drainTimeoutSeconds: 300,
+      drainTimeoutUnknownSeconds: 30, drainIntervalSeconds: 30, drainRetries: 3, pollingIntervalSeconds: 10, withDeregister: true,
+      deregisterTargetTypes: ['classic-elb', 'target-group'], refreshExpiredCredentials: false, logLevel: 'info', metricsAddress: ':8080',
+    });
+  });
+
+  it('falls back to AWS_REGION and says what is missing otherwise', () => {
+    expect(validateServeConfig({ ...valid, region: '' }, { AWS_REGION: 'eu-west-1' }, new Set()).region).toBe('eu-west-1');
+    expect(problems({ region: '' })).toEqual(['must provide valid AWS region name (--region or AWS_REGION)']);
+  });
+
+  it('reports every problem at once, each naming its flag', () => {
+    expect(problems({ pollingInterval: '21', drainRetries: '0', logLevel: 'verbose', deregisterTargetTypes: 'alb,target-group', drainTimeout: '-5', queueName: '' })).toEqual([
+      'must provide valid SQS queue name (--queue-name)',
+      '--log-level must be one of debug, info, warn, warning, error, got "verbose"',
+      '--drain-timeout must be >= 0, got -5',
+      '--drain-retries must be >= 1, got 0',
+      '--polling-interval must be between 0 and 20, got 21',
+      '--deregister-target-types accepts classic-elb, target-group; unknown: alb',
+    ]);
+  });
+
+  it('accepts warn, warning and error as log levels', () => {
+    for (const level of ['warn', 'warning', 'error', 'debug']) expect(problems({ logLevel: level })).toEqual([]);
+  });
+
+  it('rejects non-numbers instead of reading them as 0', () => {
+    expect(problems({ drainTimeout: '5m' })).toEqual(['--drain-timeout must be a whole number, got "5m"']);
+  });
+
+  it('applies upstream\'s ceiling rule with upstream\'s message', () => {
+    expect(problems({ maxTimeToProcess: '1829' })).toEqual(['--max-time-to-process (1829s) must be >= (drain-retries x drain-timeout) + max-termination-grace-period + 30s = 1830s']);
+    expect(problems({ maxTimeToProcess: '1830' })).toEqual([]);
+  });
+
+  it('remembers --kubectl-path only when it was set, so the service can warn that it is unused', () => {
+    expect(validateServeConfig(valid, {}, new Set()).kubectlPathSet).toBeUndefined();
+    expect(validateServeConfig({ ...valid, kubectlPath: '/bin/kubectl' }, {}, new Set(['kubectl-path'])).kubectlPathSet).toBe('/bin/kubectl');
+  });
+
+  it('parses booleans the way upstream users write them', () => {
+    expect(validateServeConfig({ ...valid, withDeregister: 'false' }, {}, new Set()).withDeregister).toBe(false);
+    expect(problems({ withDeregister: 'maybe' })).toEqual(['--with-deregister must be true or false, got "maybe"']);
+  });
+});

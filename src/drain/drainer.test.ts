@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { TransientError } from '../lifecycle/errors.js';
+import type { ClusterPort, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import { silentLogger } from '../observability/logger.js';
+import { type DrainConfig, NodeDrainer } from './drainer.js';
+
+const node: NodeInfo = { name: 'n1', uid: 'u1', instanceId: 'i-0123456789abcdef0', ready: 'True', privateIps: ['172.31.0.1'], unschedulable: false, creationTimestamp: undefined };
+
+function pod(name: string, extra: Partial<PodInfo> = {}): PodInfo {
+  return { namespace: 'ns', name, uid: `uid-${name}`, phase: 'Running', ownerKinds: ['ReplicaSet'], isMirror: false, deletionTimestamp: undefined, terminationGracePeriodSeconds: 30, podIps: [], ...extra };
+}
+
+/** An in-memory cluster: evicted pods disappear after `terminateMs`; `blocked` pods answer 429 until unblocked. */
+class FakeCluster implements ClusterPort {
+  pods = new Map<string, PodInfo>();
+  blocked = new Set<string>();
+  calls: string[] = [];
+  nodeGone = false;
+  failNextLists = 0;
+  deletedWithGrace = new Map<string, number>();
+  constructor(pods: PodInfo[], private readonly terminateMs = 5) {
+    for (const p of pods) this.pods.set(p.name, p);
+  }
+  async getNode() { return this.nodeGone ? undefined : node; }
+  async cordon() { this.calls.push('cordon'); return this.nodeGone ? 'gone' as const : 'cordoned' as const; }
+  async listPodsOnNode() {
+    this.calls.push('list');
+    if (this.failNextLists > 0) { this.failNextLists--; throw new TransientError('apiserver unavailable', false); }
+    return [...this.pods.values()];
+  }
+  async evictPod(p: PodInfo) {
+    this.calls.push(`evict ${p.name}`);
+    if (!this.pods.has(p.name)) return 'gone' as const;
+    if (this.blocked.has(p.name)) return 'blocked-by-pdb' as const;
+    this.terminate(p.name);
+    return 'evicted' as const;
+  }
+  async deletePod(p: PodInfo, grace: number) {
+    this.deletedWithGrace.set(p.name, grace);
+    this.terminate(p.name);
+    return 'deleted' as const;
+  }
+  async deleteNode() { return 'deleted' as const; }
+  private terminate(name: string) {
+    const p = this.pods.get(name)!;
+    this.pods.set(name, { ...p, deletionTimestamp: new Date() });
+    setTimeout(() => this.pods.delete(name), this.terminateMs);
+  }
+}
+
+const config: DrainConfig = { drainTimeoutSeconds: 0.3, drainTimeoutUnknownSeconds: 0.1, drainIntervalSeconds: 0.01, drainRetries: 2, maxTerminationGracePeriodSeconds: 0.2, nodeLabels: {}, pollIntervalMs: 10 };
+
+function reporter() {
+  const events: NodeEvent[] = [];
+  const outcomes: string[] = [];
+  let failed = 0;
+  return { events, outcomes, failed: () => failed, api: { event: (e: NodeEvent) => events.push(e), eviction: (o: string) => outcomes.push(o), drainFailed: () => { failed++; } } };
+}
+
+describe('NodeDrainer', () => {
+  it('evicts every pod but DaemonSet and mirror pods, and waits until they are gone', async () => {
+    const cluster = new FakeCluster([pod('a'), pod('b', { ownerKinds: [] }), pod('ds', { ownerKinds: ['DaemonSet'] }), pod('static', { isMirror: true })]);
+    const r = reporter();
+    const result = await new NodeDrainer(cluster, config).drain(node, silentLogger, r.api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'drained', attempts: 1 });
+    expect([...cluster.pods.keys()].sort()).toEqual(['ds', 'static']);
+    expect(cluster.calls.filter((c) => c.startsWith('evict')).sort()).toEqual(['evict a', 'evict b']);
+  });
+
+  it('skips draining when the timeout is 0, like upstream', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 0 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result.outcome).toBe('skipped');
+    expect(cluster.calls).toEqual([]);
+  });
+
+  it('counts a node that no longer exists as drained', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    cluster.nodeGone = true;
+    expect((await new NodeDrainer(cluster, config).drain(node, silentLogger, reporter().api, new AbortController().signal)).outcome).toBe('node-gone');
+  });
+
+  it('rides out an API outage within the attempt instead of failing at once', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    cluster.failNextLists = 2;
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'drained', attempts: 1 });
+  });
+
+  it('retries a PDB-blocked eviction within the attempt, and succeeds once the budget allows it', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    cluster.blocked.add('a');
+    setTimeout(() => cluster.blocked.delete('a'), 100);
+    const r = reporter();
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5 }).drain(node, silentLogger, r.api, new AbortController().signal);
+    expect(result.outcome).toBe('drained');
+    expect(r.outcomes.filter((o) => o === 'blocked-by-pdb').length).toBeGreaterThanOrEqual(1);
+    expect(r.outcomes.at(-1)).toBe('evicted');
+  });
+
+  it('after the last failed attempt deletes the remaining pods with the pod\'s grace capped by max-termination-grace-period', async () => {
+    const cluster = new FakeCluster([pod('slow', { terminationGracePeriodSeconds: 600 }), pod('quick', { terminationGracePeriodSeconds: 0.1 })]);
+    cluster.blocked.add('slow');
+    cluster.blocked.add('quick');
+    const r = reporter();
+    const result = await new NodeDrainer(cluster, config).drain(node, silentLogger, r.api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'escalated', attempts: 2 });
+    expect(Object.fromEntries(cluster.deletedWithGrace)).toEqual({ slow: 0.2, quick: 0.1 });
+    expect(r.failed()).toBe(1);
+    expect(r.events.map((e) => e.reason)).toEqual(['NodeDrainFailed', 'GracefulPodDeletionAfterDrainFailed']);
+  });
+
+  it('fails without escalating when max-termination-grace-period is 0', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    cluster.blocked.add('a');
+    const result = await new NodeDrainer(cluster, { ...config, maxTerminationGracePeriodSeconds: 0 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result.outcome).toBe('failed');
+    expect(result.outcome === 'failed' && result.reason).toMatch(/blocked by PodDisruptionBudget.*graceful escalation is disabled/u);
+    expect(cluster.deletedWithGrace.size).toBe(0);
+  });
+
+  it('uses the short timeout for a node whose Ready is Unknown and deletes its pods with grace 0', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    cluster.blocked.add('a');
+    const unknownNode = { ...node, ready: 'Unknown' };
+    cluster.getNode = async () => unknownNode;
+    const started = Date.now();
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 60 }).drain(unknownNode, silentLogger, reporter().api, new AbortController().signal);
+    expect(result.outcome).toBe('escalated');
+    expect(cluster.deletedWithGrace.get('a')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(60_000); // the 60 s timeout was never used
+  });
+});

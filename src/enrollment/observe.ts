@@ -1,0 +1,34 @@
+import { attempt, mapBounded } from './attempt.js';
+import { deadLetterQueueName } from './desired.js';
+import type { AwsAdmin, HookState, QueueState, RoleState } from './ports.js';
+
+/** What already exists of an installation, read before anything is changed. */
+export interface Observed {
+  readonly role: RoleState | undefined;
+  readonly queue: QueueState | undefined;
+  readonly deadLetterQueue: QueueState | undefined;
+  /** The named groups that exist. */
+  readonly existingGroups: ReadonlySet<string>;
+  /** The hook of that name on each existing group, when it has one. */
+  readonly hooks: ReadonlyMap<string, HookState | undefined>;
+}
+
+const HOOK_READS_IN_FLIGHT = 5;
+
+/** Reads the role, both queues, the groups and their hooks. Read-only. */
+export async function observeInstallation(
+  request: { readonly roleName: string | undefined; readonly queueName: string | undefined; readonly groupNames: readonly string[]; readonly hookName: string },
+  aws: AwsAdmin,
+  signal: AbortSignal,
+): Promise<Observed> {
+  const role = request.roleName ? await attempt('failed to look up notification role', () => aws.iam.getRole(request.roleName!, signal)) : undefined;
+  const [queue, deadLetterQueue] = request.queueName
+    ? await attempt('failed to look up SQS queue', () => Promise.all([aws.queues.getQueue(request.queueName!, signal), aws.queues.getQueue(deadLetterQueueName(request.queueName!), signal)]))
+    : [undefined, undefined];
+  const existingGroups = request.groupNames.length > 0
+    ? await attempt('failed to describe Auto Scaling groups', () => aws.hooks.existingGroups(request.groupNames, signal))
+    : new Set<string>();
+  const present = request.groupNames.filter((g) => existingGroups.has(g));
+  const found = await attempt('failed to describe lifecycle hooks', () => mapBounded(present, HOOK_READS_IN_FLIGHT, async (g) => (await aws.hooks.describeHooks(g, request.hookName, signal))[0]));
+  return { role, queue, deadLetterQueue, existingGroups, hooks: new Map(present.map((g, i) => [g, found[i]])) };
+}

@@ -1,0 +1,143 @@
+import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
+import type { DeregistrationReport, DeregistrationRequest, EventRecorder, LoadBalancerDeregistrar, NodeEvent } from '../lifecycle/ports.js';
+import { abortReason } from '../lifecycle/sleep.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { NodeEvents } from '../observability/nodeEvents.js';
+import type { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
+import type { ClassicMembership, DiscoveryMode, Membership, TargetDiscovery, TargetGroupMembership, TargetIdentity } from './discovery.js';
+import { targetKey } from './ports.js';
+import { type TargetGroupOperations, isRegistered } from './targetGroups.js';
+
+export interface TargetDeregistrarDeps {
+  readonly discovery: TargetDiscovery;
+  readonly targetGroups: TargetGroupOperations | undefined;
+  readonly classic: ClassicLoadBalancerOperations | undefined;
+  readonly events: EventRecorder;
+  readonly metrics: Metrics;
+  readonly mode: DiscoveryMode;
+  /** A region scan older than this is not trusted for a new event. */
+  readonly scanTtlMs: number;
+}
+
+type Outcome =
+  | { readonly kind: Membership['kind']; readonly status: 'done' | 'gone' }
+  | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly error: unknown };
+
+/**
+ * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the Auto
+ * Scaling group's attachments and/or the shared region scan, per --lb-discovery), deregisters each target group's
+ * targets and each classic load balancer's instance (calls merged with other events'), and waits until they are
+ * gone. A load balancer deleted meanwhile is skipped with a warning; any other failure fails the event, naming it.
+ */
+export class TargetDeregistrar implements LoadBalancerDeregistrar {
+  constructor(private readonly deps: TargetDeregistrarDeps) {}
+
+  async deregister(request: DeregistrationRequest, signal: AbortSignal): Promise<DeregistrationReport> {
+    const { discovery, mode } = this.deps;
+    const { log } = request;
+    const identity: TargetIdentity = {
+      instanceId: request.instanceId,
+      addresses: new Set([...(request.node?.privateIps ?? []), ...request.podIps].filter((ip) => ip !== '')),
+    };
+    const claimed = new Set<string>();
+    const work: Array<Promise<Outcome>> = [];
+    const take = (found: Membership[]): void => {
+      for (const m of found) {
+        const membership = this.unclaimed(m, claimed);
+        if (membership) work.push(this.handle(membership, request, signal));
+      }
+    };
+    const searches: Array<Promise<void>> = [];
+    if (mode !== 'scan') searches.push(discovery.attached(identity, request.autoScalingGroupName, log, signal).then(take));
+    if (mode !== 'targeted') {
+      // A scan that started before the node existed cannot have seen its targets.
+      const notBeforeMs = Math.max(Date.now() - this.deps.scanTtlMs, request.node?.creationTimestamp?.getTime() ?? 0);
+      searches.push(discovery.scanned(identity, notBeforeMs, signal).then(take));
+    }
+    const searched = await Promise.allSettled(searches);
+    // Work started by one search finishes even when the other failed; `work` is complete once both settled.
+    const outcomes = await Promise.all(work);
+    if (signal.aborted) throw abortReason(signal);
+    const problems = [
+      ...searched.flatMap((s) => (s.status === 'rejected' ? [`finding load balancers: ${describeError(s.reason)}`] : [])),
+      ...outcomes.flatMap((o) => (o.status === 'failed' ? [`${o.what}: ${describeError(o.error)}`] : [])),
+    ];
+    const done = (kind: Membership['kind']): number => outcomes.filter((o) => o.status === 'done' && o.kind === kind).length;
+    if (problems.length > 0) throw new Error(`load balancer deregistration failed: ${problems.join('; ')}`);
+    const report = { targetGroups: done('target-group'), classicLoadBalancers: done('classic-elb') };
+    log.info(`deregistered from ${report.targetGroups} target groups and ${report.classicLoadBalancers} classic load balancers`);
+    return report;
+  }
+
+  /** The part of a membership no other search of this event has taken yet; undefined when nothing is left. */
+  private unclaimed(m: Membership, claimed: Set<string>): Membership | undefined {
+    if (m.kind === 'classic-elb') {
+      const key = `elb/${m.name}`;
+      if (claimed.has(key)) return undefined;
+      claimed.add(key);
+      return m;
+    }
+    const targets = m.targets.filter((t) => !claimed.has(`${m.arn}/${targetKey(t)}`));
+    for (const t of targets) claimed.add(`${m.arn}/${targetKey(t)}`);
+    return targets.length > 0 ? { ...m, targets } : undefined;
+  }
+
+  private async handle(m: Membership, request: DeregistrationRequest, signal: AbortSignal): Promise<Outcome> {
+    const what = m.kind === 'target-group' ? `target group ${m.name}` : `classic load balancer ${m.name}`;
+    const startedAtMs = Date.now();
+    try {
+      if (m.kind === 'target-group') await this.leaveTargetGroup(m, request.log, signal);
+      else await this.leaveClassic(m, request.instanceId, request.log, signal);
+    } catch (e) {
+      if (isResourceGone(e)) {
+        request.log.warn(`${what} no longer exists; skipping it`);
+        return { kind: m.kind, status: 'gone' };
+      }
+      if (isAbort(e) || signal.aborted) return { kind: m.kind, status: 'failed', what, error: e };
+      request.log.error(`failed to deregister from ${what}: ${describeError(e)}`);
+      this.deps.metrics.failedLbDeregisters.inc();
+      this.publish(request, m.kind === 'target-group'
+        ? NodeEvents.targetDeregisterFailed(describeTargets(m), m.name, describeError(e))
+        : NodeEvents.instanceDeregisterFailed(request.instanceId, m.name, describeError(e)));
+      return { kind: m.kind, status: 'failed', what, error: e };
+    }
+    const seconds = (Date.now() - startedAtMs) / 1000;
+    this.deps.metrics.lbDeregistrationWait.observe({ type: m.kind }, seconds);
+    this.deps.metrics.successfulLbDeregisters.inc();
+    request.log.info(`deregistered ${m.kind === 'target-group' ? describeTargets(m) : request.instanceId} from ${what} after ${seconds.toFixed(1)}s`);
+    this.publish(request, m.kind === 'target-group'
+      ? NodeEvents.targetDeregisterSucceeded(describeTargets(m), m.name)
+      : NodeEvents.instanceDeregisterSucceeded(request.instanceId, m.name));
+    return { kind: m.kind, status: 'done' };
+  }
+
+  private async leaveTargetGroup(m: TargetGroupMembership, log: Logger, signal: AbortSignal): Promise<void> {
+    const targetGroups = this.deps.targetGroups!;
+    const toDeregister = m.targets.filter(isRegistered);
+    const deregisteredAtMs = Date.now();
+    if (toDeregister.length > 0) {
+      log.info(`deregistering ${toDeregister.map(targetKey).join(', ')} from target group ${m.name}`);
+      await targetGroups.deregister(m.arn, toDeregister, signal);
+    }
+    if (toDeregister.length < m.targets.length) {
+      log.info(`${m.targets.filter((t) => !isRegistered(t)).map(targetKey).join(', ')} already leaving target group ${m.name}; waiting`);
+    }
+    await targetGroups.awaitDeregistered(m.arn, m.targets, deregisteredAtMs, log, signal);
+  }
+
+  private async leaveClassic(m: ClassicMembership, instanceId: string, log: Logger, signal: AbortSignal): Promise<void> {
+    const classic = this.deps.classic!;
+    log.info(`deregistering ${instanceId} from classic load balancer ${m.name}`);
+    await classic.deregister(m.name, instanceId, signal);
+    await classic.awaitDeregistered(m.name, instanceId, signal);
+  }
+
+  private publish(request: DeregistrationRequest, event: NodeEvent): void {
+    if (request.node) this.deps.events.publish(request.node, event);
+  }
+}
+
+function describeTargets(m: TargetGroupMembership): string {
+  return m.targets.map(targetKey).join(',');
+}

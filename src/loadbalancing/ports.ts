@@ -1,0 +1,77 @@
+/**
+ * The load-balancing module's own ports: what it needs from Elastic Load Balancing (v2 target groups, classic load
+ * balancers) and from Auto Scaling (the group's traffic sources). Adapters in src/aws implement them with the SDK;
+ * unit tests implement them in memory. A target group or load balancer that no longer exists surfaces as
+ * ResourceGoneError, throttling as TransientError; expected outcomes are values.
+ */
+
+/** One registration in a target group: the same instance on two ports is two targets. */
+export interface TargetRef {
+  /** Instance id for `instance` target groups, an IP address for `ip` target groups. */
+  readonly id: string;
+  readonly port: number;
+}
+
+export interface TargetHealth extends TargetRef {
+  /** initial | healthy | unhealthy | unhealthy.draining | unused | draining | unavailable */
+  readonly state: string;
+  readonly reason: string | undefined;
+}
+
+export interface TargetGroupSummary {
+  readonly arn: string;
+  readonly name: string;
+  /** instance | ip | lambda | alb */
+  readonly targetType: string;
+  readonly vpcId: string | undefined;
+}
+
+export interface ClassicLoadBalancerSummary {
+  readonly name: string;
+  readonly instanceIds: readonly string[];
+}
+
+export interface InstanceHealth {
+  readonly instanceId: string;
+  /** InService | OutOfService | Unknown */
+  readonly state: string;
+}
+
+export interface TrafficSources {
+  readonly targetGroupArns: readonly string[];
+  readonly loadBalancerNames: readonly string[];
+}
+
+export interface TargetGroupsPort {
+  /** Every target group in the region (all pages). */
+  listTargetGroups(signal: AbortSignal): Promise<TargetGroupSummary[]>;
+  /** Unfiltered: every registered or draining target. Filtered: exactly the targets asked about. */
+  describeTargetHealth(arn: string, targets: readonly TargetRef[] | undefined, signal: AbortSignal): Promise<TargetHealth[]>;
+  /** 'invalid-target' when at least one of the targets is not registered (AWS's InvalidTarget). */
+  deregisterTargets(arn: string, targets: readonly TargetRef[], signal: AbortSignal): Promise<'deregistered' | 'invalid-target'>;
+  /** The group's `deregistration_delay.timeout_seconds`. */
+  deregistrationDelaySeconds(arn: string, signal: AbortSignal): Promise<number>;
+}
+
+export interface ClassicLoadBalancersPort {
+  /** Every classic load balancer in the region with its registered instances (all pages). */
+  listLoadBalancers(signal: AbortSignal): Promise<ClassicLoadBalancerSummary[]>;
+  /** Unfiltered: every registered instance and its state. */
+  describeInstanceHealth(name: string, signal: AbortSignal): Promise<InstanceHealth[]>;
+  /** 'invalid-instance' when at least one instance is not registered (AWS's InvalidInstance). */
+  deregisterInstances(name: string, instanceIds: readonly string[], signal: AbortSignal): Promise<'deregistered' | 'invalid-instance'>;
+}
+
+export interface TrafficSourcesPort {
+  /** The target groups and classic load balancers attached to the group; empty when the group does not exist. */
+  describeTrafficSources(autoScalingGroupName: string, signal: AbortSignal): Promise<TrafficSources>;
+}
+
+/** `arn:aws:elasticloadbalancing:…:targetgroup/<name>/<id>` → `<name>`; the ARN itself when it has another shape. */
+export function targetGroupName(arn: string): string {
+  return /:targetgroup\/([^/]+)\//u.exec(arn)?.[1] ?? arn;
+}
+
+export function targetKey(t: TargetRef): string {
+  return `${t.id}:${t.port}`;
+}

@@ -1,0 +1,120 @@
+import { describeError, isResourceGone } from '../lifecycle/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { CallBudget } from './callBudget.js';
+import type { ClassicLoadBalancersPort, TargetGroupSummary, TargetGroupsPort, TargetHealth } from './ports.js';
+import { SharedLoad } from './sharedLoad.js';
+
+/** Where a target id (instance id or IP address) was found by the scan. */
+export interface ScannedTarget {
+  readonly group: TargetGroupSummary;
+  readonly target: TargetHealth;
+}
+
+export interface RegionSnapshot {
+  readonly startedAtMs: number;
+  readonly targetGroupCount: number;
+  readonly classicLoadBalancerCount: number;
+  /** Target id → its registrations, across every scanned target group. */
+  readonly byTargetId: ReadonlyMap<string, readonly ScannedTarget[]>;
+  /** Instance id → the classic load balancers listing it. */
+  readonly classicByInstance: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface RegionScanDeps {
+  readonly targetGroups: TargetGroupsPort | undefined;
+  readonly classic: ClassicLoadBalancersPort | undefined;
+  readonly budget: CallBudget;
+  readonly log: Logger;
+  /** DescribeTargetHealth calls in flight at once during a scan. */
+  readonly concurrency: number;
+  /** Bound on a whole scan. */
+  readonly timeoutMs: number;
+}
+
+/** Target types whose targets can be an instance or one of its IP addresses (not lambda, not alb). */
+const SCANNED_TARGET_TYPES = new Set(['instance', 'ip']);
+
+/**
+ * The region-wide view of which target group or classic load balancer holds what, shared by every event in flight:
+ * one scan (DescribeTargetGroups + one DescribeTargetHealth per instance/ip target group, DescribeLoadBalancers for
+ * classic ones, whose descriptions list their instances) serves every event that accepts a scan started at or after
+ * its own `notBeforeMs`. Scanning is bounded by `concurrency` and paced by the call budget.
+ */
+export class RegionScan {
+  private readonly loads: SharedLoad<'region', RegionSnapshot>;
+
+  constructor(private readonly deps: RegionScanDeps) {
+    this.loads = new SharedLoad(deps.timeoutMs);
+  }
+
+  snapshot(notBeforeMs: number, signal: AbortSignal): Promise<RegionSnapshot> {
+    return this.loads.get('region', notBeforeMs, (s) => this.scan(s), signal);
+  }
+
+  private async scan(signal: AbortSignal): Promise<RegionSnapshot> {
+    const { log } = this.deps;
+    const startedAtMs = Date.now();
+    log.info('scanning the region\'s load balancers');
+    const [groups, classic] = await Promise.all([this.scanTargetGroups(signal), this.scanClassic(signal)]);
+    const byTargetId = new Map<string, ScannedTarget[]>();
+    for (const { group, targets } of groups) {
+      for (const target of targets) {
+        const list = byTargetId.get(target.id) ?? [];
+        list.push({ group, target });
+        byTargetId.set(target.id, list);
+      }
+    }
+    const classicByInstance = new Map<string, string[]>();
+    for (const lb of classic) {
+      for (const id of lb.instanceIds) classicByInstance.set(id, [...(classicByInstance.get(id) ?? []), lb.name]);
+    }
+    log.info(`scanned ${groups.length} target groups and ${classic.length} classic load balancers in ${((Date.now() - startedAtMs) / 1000).toFixed(1)}s`);
+    return { startedAtMs, targetGroupCount: groups.length, classicLoadBalancerCount: classic.length, byTargetId, classicByInstance };
+  }
+
+  private async scanTargetGroups(signal: AbortSignal): Promise<Array<{ group: TargetGroupSummary; targets: TargetHealth[] }>> {
+    const port = this.deps.targetGroups;
+    if (!port) return [];
+    const { budget, log } = this.deps;
+    const all = await budget.run('DescribeTargetGroups', signal, () => port.listTargetGroups(signal));
+    const groups = all.filter((g) => SCANNED_TARGET_TYPES.has(g.targetType));
+    const scanned = await mapBounded(groups, this.deps.concurrency, async (group) => {
+      try {
+        return [{ group, targets: await budget.run('DescribeTargetHealth', signal, () => port.describeTargetHealth(group.arn, undefined, signal)) }];
+      } catch (e) {
+        if (isResourceGone(e)) {
+          log.debug(`target group ${group.name} was deleted during the scan`);
+          return [];
+        }
+        throw new Error(`scanning target group ${group.name}: ${describeError(e)}`, { cause: e });
+      }
+    });
+    return scanned.flat();
+  }
+
+  private async scanClassic(signal: AbortSignal) {
+    const port = this.deps.classic;
+    if (!port) return [];
+    return this.deps.budget.run('DescribeLoadBalancers', signal, () => port.listLoadBalancers(signal));
+  }
+}
+
+/** Runs `work` over `items` with at most `concurrency` at once; results in input order; the first error stops it. */
+export async function mapBounded<T, R>(items: readonly T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await work(items[i]!);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, worker));
+  return results;
+}
