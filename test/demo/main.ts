@@ -1,0 +1,93 @@
+/**
+ * `npm run demo`: the whole flow on one machine, no AWS account. Starts a real kube-apiserver and the AWS
+ * emulator, builds a sandbox (an Auto Scaling group of 3 instances with a termination hook to SQS, their Nodes
+ * with pods, a Deployment behind a PodDisruptionBudget), runs `lifecycle-manager serve` against it, terminates one
+ * instance through the Auto Scaling API, streams the service's log and ends with a summary.
+ */
+import { testAwsClients } from '../harness/awsClients.js';
+import { adminKubeConfig, eventually, startHarness } from '../harness/infra.js';
+import { FakeKubelet } from '../harness/kubelet.js';
+import { startLifecycleManager, sumMetric } from '../harness/lifecycleManager.js';
+import { motoAwsEnv } from '../harness/moto.js';
+import { buildWorld } from '../harness/world.js';
+import * as k8s from '@kubernetes/client-node';
+
+const say = (line: string): void => { process.stdout.write(`${line}\n`); };
+
+async function main(): Promise<number> {
+  const started = Date.now();
+  say('▶ starting the sandbox: kube-apiserver + etcd, AWS emulator (moto with lifecycle hooks)…');
+  const harness = await startHarness();
+  const kubelet = new FakeKubelet(adminKubeConfig(harness.info), { graceScale: 0.05 });
+  let service: Awaited<ReturnType<typeof startLifecycleManager>> | undefined;
+  try {
+    await kubelet.start();
+    const aws = testAwsClients(harness.info.motoEndpoint);
+    const world = await buildWorld(aws, kubelet, { instances: 3, heartbeatTimeoutSeconds: 60, podsPerNode: 2 });
+    const apps = adminKubeConfig(harness.info).makeApiClient(k8s.AppsV1Api);
+    await apps.createNamespacedDeployment({ namespace: world.namespace, body: {
+      metadata: { name: 'web' },
+      spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } },
+    } });
+    for (const [n, i] of world.instances.entries()) {
+      await kubelet.createPod(world.namespace, { name: `web-${n}`, nodeName: i.nodeName, labels: { app: 'web' }, ownerKind: 'ReplicaSet', terminationGracePeriodSeconds: 20 });
+    }
+    await kubelet.createPdb(world.namespace, { name: 'web', matchLabels: { app: 'web' }, maxUnavailable: 1 });
+    say(`▶ sandbox: Auto Scaling group ${world.autoScalingGroupName} (3 instances, hook "${world.lifecycleHookName}" → SQS ${world.queueName}), namespace ${world.namespace}, Deployment web behind PDB maxUnavailable=1`);
+    for (const i of world.instances) say(`    ${i.instanceId}  node ${i.nodeName}`);
+
+    say('▶ starting lifecycle-manager serve (log below, prefixed │)');
+    service = await startLifecycleManager({
+      repoRoot: harness.info.repoRoot, kubeconfigPath: harness.info.serviceKubeconfigPath, queueName: world.queueName,
+      awsEnv: motoAwsEnv(harness.info.motoEndpoint), flags: ['--polling-interval', '1', '--drain-interval', '2', '--with-deregister=false'],
+    });
+    let shown = 0;
+    const stream = setInterval(() => {
+      const lines = service!.logs();
+      for (; shown < lines.length; shown++) say(`│ ${lines[shown]}`);
+    }, 100);
+
+    const victim = world.instances[0]!;
+    const podsBefore = (await world.podsOn(victim.nodeName)).map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`);
+    say(`▶ terminating ${victim.instanceId} through the Auto Scaling API (TerminateInstanceInAutoScalingGroup)`);
+    const terminatedAt = Date.now();
+    await world.terminate(victim.instanceId);
+    const record = await eventually('the lifecycle action to complete', async () => {
+      const res = await fetch(`${harness.info.motoEndpoint}/_lifecycle/actions`);
+      const actions = ((await res.json()) as { actions: Array<{ instanceId: string; result: string | null; heartbeats: number }> }).actions;
+      const a = actions.find((x) => x.instanceId === victim.instanceId);
+      return a?.result ? a : undefined;
+    }, 120_000, 250);
+    const elapsedSeconds = (Date.now() - terminatedAt) / 1000;
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(stream);
+    for (const line of service.logs().slice(shown)) say(`│ ${line}`);
+
+    const metrics = await service.metricsText();
+    const phase = (name: string): string => `${sumMetric(metrics, 'lifecycle_manager_phase_duration_seconds_sum', { phase: name }).toFixed(2)}s`;
+    const nodeGone = !(await world.nodeExists(victim.nodeName));
+    say('');
+    say('══ summary ══');
+    say(`  instance            ${victim.instanceId} → lifecycle result ${record.result} after ${elapsedSeconds.toFixed(1)}s (${record.heartbeats} heartbeat(s))`);
+    say(`  drained pods        ${podsBefore.join(', ')}`);
+    say(`  node                ${victim.nodeName} ${nodeGone ? 'deleted' : 'STILL PRESENT'}`);
+    say(`  phases              find node ${phase('await_node')}, drain ${phase('drain')}, delete node ${phase('delete_node')}, complete ${phase('complete')}`);
+    say(`  load balancers      deregistration disabled in this demo (--with-deregister=false)`);
+    say(`  whole demo          ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    if (record.result !== 'CONTINUE' || !nodeGone) {
+      say('✗ the termination did not complete gracefully');
+      return 1;
+    }
+    say('✓ graceful termination: pods evicted, node deleted, lifecycle action completed with CONTINUE');
+    return 0;
+  } finally {
+    await service?.stop();
+    kubelet.stop();
+    await harness.stop();
+  }
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
