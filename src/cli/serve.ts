@@ -1,16 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { AwsAutoScaling } from '../aws/autoScaling.js';
+import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
+import { AwsClassicLoadBalancers } from '../aws/elb.js';
+import { AwsTargetGroups } from '../aws/elbv2.js';
+import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { KubeCluster } from '../kube/kubeCluster.js';
+import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
 import { withTimeout } from '../lifecycle/sleep.js';
+import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -50,19 +58,25 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
 
   const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics);
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics);
-  const events = new NodeEventRecorder(kubeClients, log, environment.env['POD_NAME'] ?? hostname());
+  const identity = environment.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
+  const events = new NodeEventRecorder(kubeClients, log, identity);
   const cluster = new KubeCluster(kubeClients);
   const registry = new ActionRegistry();
+  const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
+  const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
+  log.info(`replica ${identity} records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const workflow = new LifecycleWorkflow({
     config: {
-      verifyLifecycleState: true,
+      verifyLifecycleState: config.verifyLifecycleState,
       maxTimeToProcessSeconds: config.maxTimeToProcessSeconds,
-      withDeregister: config.withDeregister,
-      deregisterOrder: 'before-drain',
-      nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
+      deregisterOrder: config.deregisterOrder,
       queueHasRedrivePolicy: queueSettings.hasRedrivePolicy,
       retryLaterSeconds: RETRY_LATER_SECONDS,
     },
+    withDeregister: config.withDeregister,
+    nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
+    store,
+    scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),
     nodes,
     cluster,
@@ -75,7 +89,17 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
       nodeLabels: config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {},
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
-    deregistrar: undefined,
+    deregistrar: config.withDeregister
+      ? createLoadBalancerDeregistrar(
+        { targetGroups: new AwsTargetGroups(aws.elbv2), classic: new AwsClassicLoadBalancers(aws.elb), trafficSources: new AwsTrafficSources(aws.autoScaling) },
+        {
+          targetGroups: config.deregisterTargetTypes.includes('target-group'),
+          classicLoadBalancers: config.deregisterTargetTypes.includes('classic-elb'),
+          discovery: config.lbDiscovery, scanTtlSeconds: config.lbScanTtlSeconds, apiRatePerSecond: config.lbApiRatePerSecond,
+        },
+        { events, metrics, log },
+      )
+      : undefined,
     events,
     metrics,
     log,
@@ -102,13 +126,27 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
   try {
     await nodes.start();
     log.info('node cache synced');
-    await consumer.run(environment.shutdown);
+    await Promise.all([
+      consumer.run(environment.shutdown),
+      resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
+    ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
     await events.flush();
     await nodes.stop().catch(() => undefined);
     await http.close();
     for (const client of Object.values(aws)) client.destroy();
+  }
+}
+
+/** --lease-namespace, else the pod's namespace (downward API or service account), else `lifecycle-manager`. */
+function resolveLeaseNamespace(flag: string, env: Readonly<Record<string, string | undefined>>): string {
+  if (flag) return flag;
+  if (env['POD_NAMESPACE']) return env['POD_NAMESPACE'];
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim() || 'lifecycle-manager';
+  } catch {
+    return 'lifecycle-manager';
   }
 }
 
@@ -133,4 +171,7 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
   log.info(`max termination grace period seconds = ${c.maxTerminationGracePeriodSeconds}`);
   log.info(`with alb deregister = ${c.withDeregister}`);
   log.info(`deregister target types = [${c.deregisterTargetTypes.join(' ')}]`);
+  if (c.withDeregister) {
+    log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API`);
+  }
 }

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../lifecycle/errors.js';
+import { DISCOVERY_MODES, type DiscoveryMode } from '../loadbalancing/discovery.js';
 import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
 import { parseListenAddress } from '../observability/httpServer.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
 
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
+export const DEREGISTER_ORDERS = ['before-drain', 'after-drain'] as const;
+export type DeregisterOrder = (typeof DEREGISTER_ORDERS)[number];
 
 /** Upstream's slack in the ceiling rule (EscalateDrainFailureWaitSlackSeconds). */
 export const CEILING_SLACK_SECONDS = 30;
@@ -29,11 +32,22 @@ export interface ServeConfig {
   readonly pollingIntervalSeconds: number;
   readonly withDeregister: boolean;
   readonly deregisterTargetTypes: readonly TargetType[];
+  /** When the instance leaves its load balancers relative to the drain (--deregister-order). */
+  readonly deregisterOrder: DeregisterOrder;
+  /** How load balancers holding the instance are found (--lb-discovery). */
+  readonly lbDiscovery: DiscoveryMode;
+  readonly lbScanTtlSeconds: number;
+  readonly lbApiRatePerSecond: number;
   readonly refreshExpiredCredentials: boolean;
   readonly metricsAddress: string;
   readonly maxInFlight: number;
   readonly visibilityTimeoutSeconds: number;
   readonly nodeJoinTimeoutSeconds: number;
+  readonly verifyLifecycleState: boolean;
+  readonly clusterName: string | undefined;
+  /** Empty when not set: serve resolves it from the pod's environment. */
+  readonly leaseNamespace: string;
+  readonly leaseDurationSeconds: number;
 }
 
 export type RawFlags = Readonly<Record<string, string | boolean | undefined>>;
@@ -92,10 +106,21 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   const maxInFlight = int('max-in-flight', 1);
   const visibilityTimeoutSeconds = int('visibility-timeout', 10, 43200);
   const nodeJoinTimeoutSeconds = int('node-join-timeout', 0);
+  const leaseDurationSeconds = int('lease-duration', 5, 300);
+  const clusterName = str('cluster-name');
+  if (clusterName && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/u.test(clusterName)) problems.push(`--cluster-name must be a cluster name (letters, digits, ., _ or -), got "${clusterName}"`);
+  const leaseNamespace = str('lease-namespace');
+  if (leaseNamespace && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/u.test(leaseNamespace)) problems.push(`--lease-namespace must be a Kubernetes namespace name, got "${leaseNamespace}"`);
 
   const types = str('deregister-target-types').split(',').map((t) => t.trim()).filter(Boolean);
   const unknownTypes = types.filter((t) => !(TARGET_TYPES as readonly string[]).includes(t));
   if (unknownTypes.length > 0) problems.push(`--deregister-target-types accepts ${TARGET_TYPES.join(', ')}; unknown: ${unknownTypes.join(', ')}`);
+  const deregisterOrder = str('deregister-order');
+  if (!(DEREGISTER_ORDERS as readonly string[]).includes(deregisterOrder)) problems.push(`--deregister-order must be ${DEREGISTER_ORDERS.join(' or ')}, got "${deregisterOrder}"`);
+  const lbDiscovery = str('lb-discovery');
+  if (!(DISCOVERY_MODES as readonly string[]).includes(lbDiscovery)) problems.push(`--lb-discovery must be one of ${DISCOVERY_MODES.join(', ')}, got "${lbDiscovery}"`);
+  const lbScanTtlSeconds = int('lb-scan-ttl', 0, 3600);
+  const lbApiRatePerSecond = int('lb-api-rate', 1, 1000);
 
   const metricsAddress = str('metrics-address');
   try {
@@ -110,6 +135,7 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   }
   const withDeregister = bool('with-deregister');
   const refreshExpiredCredentials = bool('refresh-expired-credentials');
+  const verifyLifecycleState = bool('verify-lifecycle-state');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -119,6 +145,8 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     maxDrainConcurrency, maxTimeToProcessSeconds, maxTerminationGracePeriodSeconds, drainTimeoutSeconds,
     drainTimeoutUnknownSeconds, drainIntervalSeconds, drainRetries, pollingIntervalSeconds,
     withDeregister, deregisterTargetTypes: [...new Set(types)] as TargetType[], refreshExpiredCredentials,
+    deregisterOrder: deregisterOrder as DeregisterOrder, lbDiscovery: lbDiscovery as DiscoveryMode, lbScanTtlSeconds, lbApiRatePerSecond,
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
+    verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
   };
 }

@@ -38,6 +38,7 @@ export function toDomainError(e: unknown, operation: string): unknown {
   if (code === undefined && e instanceof Error && isNetworkError(e)) {
     return new TransientError(`${operation}: ${e.message.split('\n')[0]}`, false, { cause: e });
   }
+  if (code !== undefined) return new Error(`${operation}: HTTP ${code}: ${statusMessage(e)}`, { cause: e });
   return e;
 }
 

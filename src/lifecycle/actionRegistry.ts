@@ -31,16 +31,16 @@ export class ActionRegistry {
    * in flight: `finished` resolves once the owner has settled every message, this one included, so the joined
    * message's handler can simply wait (its visibility keeps being extended meanwhile).
    */
-  admit(action: LifecycleAction, message: ActionMessage): { status: 'new' } | { status: 'joined'; finished: Promise<void> } {
+  admit(action: LifecycleAction, message: ActionMessage | undefined): { status: 'new' } | { status: 'joined'; finished: Promise<void> } {
     const key = actionKey(action);
     const existing = this.inFlight.get(key);
     if (existing) {
-      existing.messages.set(message.messageId, message);
+      if (message) existing.messages.set(message.messageId, message);
       return { status: 'joined', finished: existing.finished };
     }
     let markFinished = (): void => {};
     const finished = new Promise<void>((resolve) => { markFinished = resolve; });
-    this.inFlight.set(key, { action, messages: new Map([[message.messageId, message]]), finished, markFinished });
+    this.inFlight.set(key, { action, messages: new Map(message ? [[message.messageId, message]] : []), finished, markFinished });
     return { status: 'new' };
   }
 
@@ -55,6 +55,10 @@ export class ActionRegistry {
     } finally {
       entry.markFinished();
     }
+  }
+
+  has(action: LifecycleAction): boolean {
+    return this.inFlight.has(actionKey(action));
   }
 
   instanceIds(): string[] {

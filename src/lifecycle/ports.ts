@@ -106,3 +106,46 @@ export interface DeregistrationReport {
   readonly targetGroups: number;
   readonly classicLoadBalancers: number;
 }
+
+/** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
+export type ActionPhase = 'verified' | 'awaiting-node' | 'draining' | 'deregistering' | 'deleting-node' | 'completing';
+
+/** The durable record of an action in flight, owned by one replica at a time. */
+export interface ActionRecord {
+  readonly action: LifecycleAction;
+  readonly phase: ActionPhase;
+  readonly receivedAtMs: number;
+  readonly deadlineMs: number;
+  readonly heartbeatTimeoutSeconds: number;
+  readonly holder: string;
+}
+
+export type ClaimResult =
+  | { readonly status: 'claimed'; readonly resumedFrom: ActionPhase | undefined; readonly previousHolder: string | undefined }
+  | { readonly status: 'held-elsewhere'; readonly holder: string };
+
+/**
+ * Durable per-action state with ownership (a coordination.k8s.io Lease per instance). Ownership expires unless
+ * renewed, so another replica can take over an action whose owner died.
+ */
+export interface ActionStore {
+  readonly identity: string;
+  /** Creates the record, or takes it over when its holder stopped renewing; 'held-elsewhere' otherwise. */
+  claim(record: Omit<ActionRecord, 'holder'>, signal: AbortSignal): Promise<ClaimResult>;
+  /** Renews ownership and records the phase; 'lost' when another replica owns it now. */
+  renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'>;
+  /** Deletes the record (the action is finished). Idempotent. */
+  release(action: LifecycleAction, signal: AbortSignal): Promise<void>;
+  /** Gives ownership up at once (graceful shutdown) so another replica resumes without waiting for expiry. */
+  handOver(action: LifecycleAction, signal: AbortSignal): Promise<void>;
+  /** Records whose holder stopped renewing (and records held by this identity from a previous life). */
+  listOrphans(signal: AbortSignal): Promise<ActionRecord[]>;
+  readonly leaseDurationSeconds: number;
+}
+
+/** Decides whether an Auto Scaling group belongs to this cluster (--cluster-name); shared queues need it. */
+export interface ClusterScope {
+  /** undefined when no cluster name is configured (every group is ours). */
+  readonly clusterName: string | undefined;
+  isOurs(autoScalingGroupName: string, signal: AbortSignal): Promise<boolean>;
+}

@@ -51,13 +51,14 @@ class FakeMessage {
   close() {}
 }
 
-function setup(overrides: Partial<WorkflowConfig> = {}, nodes: NodeDirectory = { findByInstanceId: () => node, waitForInstance: async () => node }) {
+function setup(overrides: Partial<WorkflowConfig> = {}, nodes: NodeDirectory = { findByInstanceId: () => node, waitForInstance: async () => node }, joinSeconds = 0.05) {
   const autoScaling = new FakeAutoScaling();
   const cluster = new FakeCluster();
   const events: NodeEvent[] = [];
   const shutdown = new AbortController();
   const workflow = new LifecycleWorkflow({
-    config: { verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, withDeregister: false, deregisterOrder: 'before-drain', nodeJoinTimeoutSeconds: 0.05, queueHasRedrivePolicy: false, retryLaterSeconds: 30, ...overrides },
+    config: { verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: 'before-drain', queueHasRedrivePolicy: false, retryLaterSeconds: 30, ...overrides },
+    withDeregister: false, nodeJoinTimeoutSeconds: joinSeconds, store: undefined, scope: { clusterName: undefined, isOurs: async () => true },
     autoScaling, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: 1, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: 1, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
     deregistrar: undefined, events: { publish: (_n, e) => events.push(e) }, metrics: new Metrics({ defaultMetrics: false }),
@@ -120,7 +121,7 @@ describe('LifecycleWorkflow', () => {
   });
 
   it('on shutdown stops before completing and hands the message back to the queue at once', async () => {
-    const slow = setup({ nodeJoinTimeoutSeconds: 60 }, { findByInstanceId: () => undefined, waitForInstance: (_id, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) });
+    const slow = setup({}, { findByInstanceId: () => undefined, waitForInstance: (_id, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) }, 60);
     const [m, lease] = slow.message();
     const handled = slow.workflow.handleMessage(m, lease);
     await new Promise((r) => setTimeout(r, 20));
@@ -128,6 +129,15 @@ describe('LifecycleWorkflow', () => {
     await handled;
     expect(slow.autoScaling.completions).toEqual([]);
     expect(lease.settled).toEqual(['released 0']);
+  });
+
+  it('releases, never deletes, a message for a group that belongs to another cluster', async () => {
+    const t = setup();
+    const workflow = new LifecycleWorkflow({ ...(t.workflow as unknown as { deps: ConstructorParameters<typeof LifecycleWorkflow>[0] }).deps, scope: { clusterName: 'blue', isOurs: async () => false } });
+    const [m, lease] = t.message();
+    await workflow.handleMessage(m, lease);
+    expect(t.cluster.cordoned).toEqual([]);
+    expect(lease.settled).toEqual(['released 5']);
   });
 
   it('leaves a message whose verification hit a transient error for a later retry instead of deleting it', async () => {

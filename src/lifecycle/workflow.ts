@@ -1,57 +1,56 @@
-import type { NodeDrainer } from '../drain/drainer.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import { NodeEvents } from '../observability/nodeEvents.js';
-import type { LifecycleAction, LifecycleActionResult } from './action.js';
+import type { LifecycleAction } from './action.js';
 import type { ActionMessage, ActionRegistry } from './actionRegistry.js';
-import { ActionGoneError, describeError, isActionGone } from './errors.js';
+import { ActionSteps, type StepDeps } from './actionSteps.js';
+import { foreignMessageDelaySeconds } from './clusterScope.js';
+import { ActionGoneError, describeError, isActionGone, isTransient } from './errors.js';
 import { keepActionAlive } from './heartbeat.js';
 import { excerpt, parseLifecycleMessage } from './message.js';
-import type { AutoScalingPort, ClusterPort, EventRecorder, LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, QueueMessage } from './ports.js';
-import { retryUntil } from './retryUntil.js';
-import type { Semaphore } from './semaphore.js';
-import { linkedSignal, signalUntil, withTimeout } from './sleep.js';
+import { keepOwnership } from './ownership.js';
+import type { ActionPhase, ActionRecord, ActionStore, ClusterScope, EventRecorder, NodeEvent, NodeInfo, QueueMessage } from './ports.js';
+import { signalUntil, withTimeout } from './sleep.js';
 import { actionDeadlineMs, verifyAction } from './verification.js';
 
 export interface WorkflowConfig {
   readonly verifyLifecycleState: boolean;
   readonly maxTimeToProcessSeconds: number;
-  readonly withDeregister: boolean;
   readonly deregisterOrder: 'before-drain' | 'after-drain';
-  /** How long a hook for an instance without a Node waits, heartbeating, for the Node to register. */
-  readonly nodeJoinTimeoutSeconds: number;
   /** With a redrive policy, malformed messages are left for the dead-letter queue instead of deleted. */
   readonly queueHasRedrivePolicy: boolean;
   /** Visibility delay before a message whose verification hit a transient error is received again. */
   readonly retryLaterSeconds: number;
 }
 
-export interface WorkflowDeps {
+export interface WorkflowDeps extends StepDeps {
   readonly config: WorkflowConfig;
-  readonly autoScaling: AutoScalingPort;
-  readonly nodes: NodeDirectory;
-  readonly cluster: ClusterPort;
-  readonly drainer: NodeDrainer;
-  readonly deregistrar: LoadBalancerDeregistrar | undefined;
   readonly events: EventRecorder;
-  readonly metrics: Metrics;
   readonly log: Logger;
-  readonly drainSlots: Semaphore;
   readonly registry: ActionRegistry;
-  /** Aborted on SIGTERM: actions stop at a safe point and hand their messages back to the queue. */
+  /** Durable ownership of actions across replicas and restarts; undefined runs without (unit tests). */
+  readonly store: ActionStore | undefined;
+  readonly scope: ClusterScope;
+  /** Aborted on SIGTERM: actions stop at a safe point and hand their messages and ownership back. */
   readonly shutdown: AbortSignal;
 }
 
-export type Phase = 'received' | 'verified' | 'awaiting-node' | 'draining' | 'deregistering' | 'deleting-node' | 'completing' | 'done' | 'failed';
+type Settle = (messages: ActionMessage[]) => Promise<void>;
+type Outcome = 'done' | 'shutdown' | 'lost';
 
 /**
- * One SQS message's journey, top-down: parse → admit → verify → heartbeat → find the node → drain and deregister
- * (order set by --deregister-order) → delete the Node → CompleteLifecycleAction → delete the message.
+ * One action's journey, top-down: parse the SQS message → admit it (a duplicate joins the action in flight) →
+ * check it belongs to this cluster → verify with AWS that the instance really is in Terminating:Wait → claim
+ * ownership → heartbeat → find the node → deregister and drain (order: --deregister-order) → delete the Node →
+ * CompleteLifecycleAction → release ownership → delete the message(s).
  */
 export class LifecycleWorkflow {
-  constructor(private readonly deps: WorkflowDeps) {}
+  private readonly steps: ActionSteps;
 
-  readonly handleMessage = async (message: QueueMessage, lease: ActionMessage & { close(): void }): Promise<void> => {
+  constructor(private readonly deps: WorkflowDeps) {
+    this.steps = new ActionSteps(deps);
+  }
+
+  readonly handleMessage = async (message: QueueMessage, lease: ActionMessage): Promise<void> => {
     const { metrics, log, config } = this.deps;
     const parsed = parseLifecycleMessage(message.body);
     if (parsed.kind === 'ignored') {
@@ -78,59 +77,112 @@ export class LifecycleWorkflow {
       log.info(`${parsed.action.instanceId}> event ${parsed.action.requestId} is already being processed; message ${message.messageId} will be settled with it`);
       return admitted.finished;
     }
-    await this.run(parsed.action, message);
+    await this.run(parsed.action, message.receiveCount, undefined);
   };
 
-  private async run(action: LifecycleAction, message: QueueMessage): Promise<void> {
-    const { autoScaling, config, metrics, registry, shutdown } = this.deps;
-    const receivedAtMs = Date.now();
+  /** Resumes an action whose owner stopped renewing its record (crash, failover, restart). */
+  readonly resume = async (record: ActionRecord): Promise<void> => {
+    if (this.deps.registry.admit(record.action, undefined).status === 'joined') return;
+    await this.run(record.action, 1, record);
+  };
+
+  private async run(action: LifecycleAction, receiveCount: number, resumed: ActionRecord | undefined): Promise<void> {
+    const { autoScaling, config, metrics, registry, shutdown, store, scope } = this.deps;
+    const receivedAtMs = resumed?.receivedAtMs ?? Date.now();
     const log = this.deps.log.child(action.instanceId, { instanceId: action.instanceId, requestId: action.requestId, asg: action.autoScalingGroupName });
     metrics.terminatingInstances.inc();
-    let settle: (messages: ActionMessage[]) => Promise<void> = deleteAll;
+    let settle: Settle = deleteAll;
     try {
-      const verdict = await verifyAction(action, autoScaling, { checkInstanceState: config.verifyLifecycleState, nowMs: receivedAtMs }, shutdown);
+      if (!(await scope.isOurs(action.autoScalingGroupName, shutdown))) {
+        log.info(`Auto Scaling group ${action.autoScalingGroupName} is not tagged for cluster ${scope.clusterName}; leaving the message for that cluster`);
+        metrics.recordMessage('released', 'other_cluster');
+        settle = releaseAll(foreignMessageDelaySeconds(receiveCount));
+        return;
+      }
+      const verdict = await verifyAction(action, autoScaling, { checkInstanceState: config.verifyLifecycleState, nowMs: Date.now() }, shutdown);
       if (verdict.kind === 'drop') {
         log.warn(`event ${action.requestId} has been rejected for processing: ${verdict.detail}`);
         metrics.recordMessage('deleted', verdict.reason);
+        if (resumed) await store?.release(action, shutdown);
         return;
       }
-      if (verdict.kind === 'retry-later') {
-        log.warn(`could not verify event ${action.requestId} (${verdict.detail}); message will be retried in ${config.retryLaterSeconds}s`);
-        metrics.recordMessage('left_for_redelivery', 'verification_unavailable');
+      if (verdict.kind === 'retry-later') throw new Error(verdict.detail);
+      const deadlineMs = resumed?.deadlineMs ?? actionDeadlineMs(action, verdict.hook, receivedAtMs, config.maxTimeToProcessSeconds);
+      const claim = store
+        ? await store.claim({ action, phase: 'verified', receivedAtMs, deadlineMs, heartbeatTimeoutSeconds: verdict.hook.heartbeatTimeoutSeconds }, shutdown)
+        : { status: 'claimed' as const, resumedFrom: undefined, previousHolder: undefined };
+      if (claim.status === 'held-elsewhere') {
+        log.info(`event ${action.requestId} is being processed by ${claim.holder}; leaving this copy of the message to it`);
+        metrics.recordMessage('duplicate', 'owned_by_other_replica');
+        settle = releaseAll(Math.max(30, 2 * (store?.leaseDurationSeconds ?? 15)));
+        return;
+      }
+      if (claim.resumedFrom) log.info(`resuming event ${action.requestId} from phase ${claim.resumedFrom}${claim.previousHolder ? ` (previously held by ${claim.previousHolder})` : ''}`);
+      else log.info('received termination event');
+      const outcome = await this.process(action, verdict.hook.heartbeatTimeoutSeconds, deadlineMs, receivedAtMs, log);
+      if (outcome === 'shutdown') {
+        settle = releaseAll(0);
+        await withTimeout([], SETTLE_TIMEOUT_MS, (signal) => store?.handOver(action, signal) ?? Promise.resolve()).catch(() => undefined);
+      } else if (outcome === 'lost') {
+        settle = releaseAll(Math.max(30, 2 * (store?.leaseDurationSeconds ?? 15)));
+      } else {
+        await withTimeout([], SETTLE_TIMEOUT_MS, (signal) => store?.release(action, signal) ?? Promise.resolve());
+      }
+    } catch (e) {
+      if (shutdown.aborted) {
+        settle = releaseAll(0);
+      } else {
+        // AWS or the apiserver unavailable, throttled or refusing: the message comes back for another try (and
+        // reaches the dead-letter queue after the queue's maxReceiveCount, when it has one).
+        const line = `could not start event ${action.requestId} (${describeError(e)}); its message will be retried in ${config.retryLaterSeconds}s`;
+        if (isTransient(e)) log.warn(line);
+        else log.error(line);
+        metrics.recordMessage('left_for_redelivery', 'aws_or_kubernetes_unavailable');
         settle = releaseAll(config.retryLaterSeconds);
-        return;
       }
-      log.info('received termination event', { messageId: message.messageId, receiveCount: message.receiveCount });
-      const deadlineMs = actionDeadlineMs(action, verdict.hook, receivedAtMs, config.maxTimeToProcessSeconds);
-      const result = await this.process(action, verdict.hook.heartbeatTimeoutSeconds, deadlineMs, receivedAtMs, log);
-      if (result === 'shutdown') settle = releaseAll(0);
     } finally {
       metrics.terminatingInstances.dec();
       await registry.finish(action, settle).catch((e: unknown) => log.error(`failed to settle messages: ${describeError(e)}`));
     }
   }
 
-  /** Runs the action to CONTINUE (or ABANDON); 'shutdown' when SIGTERM interrupted it before completion. */
-  private async process(action: LifecycleAction, heartbeatTimeoutSeconds: number, deadlineMs: number, receivedAtMs: number, log: Logger): Promise<'done' | 'shutdown'> {
-    const { metrics, shutdown } = this.deps;
+  /** Runs a claimed action to CONTINUE (or ABANDON). */
+  private async process(action: LifecycleAction, heartbeatTimeoutSeconds: number, deadlineMs: number, receivedAtMs: number, log: Logger): Promise<Outcome> {
+    const { metrics, shutdown, store } = this.deps;
     const gone = new AbortController();
+    const lost = new AbortController();
     const finished = new AbortController();
-    const { signal, dispose } = signalUntil(deadlineMs, shutdown, gone.signal, finished.signal);
-    const heartbeat = keepActionAlive({
-      action, intervalMs: (heartbeatTimeoutSeconds * 1000) / 2, autoScaling: this.deps.autoScaling, log, signal,
-      onGone: () => gone.abort(new ActionGoneError(action.instanceId)),
-      onBeat: (result) => metrics.heartbeats.inc({ result }),
-    });
+    const { signal, dispose } = signalUntil(deadlineMs, shutdown, gone.signal, lost.signal, finished.signal);
+    let phase: ActionPhase = 'verified';
+    const background = [
+      keepActionAlive({
+        action, intervalMs: (heartbeatTimeoutSeconds * 1000) / 2, autoScaling: this.deps.autoScaling, log, signal,
+        onGone: () => gone.abort(new ActionGoneError(action.instanceId)), onBeat: (result) => metrics.heartbeats.inc({ result }),
+      }),
+      store ? keepOwnership({ action, store, currentPhase: () => phase, log, signal, onLost: () => lost.abort() }) : Promise.resolve(),
+    ];
     let node: NodeInfo | undefined;
     const publish = (event: NodeEvent): void => { if (node) this.deps.events.publish(node, event); };
     try {
-      node = await this.phase('await_node', () => this.awaitNode(action, log, signal));
+      phase = 'awaiting-node';
+      node = await this.steps.awaitNode(action, log, signal);
       publish(NodeEvents.lifecycleHookReceived(action.requestId, action.instanceId, action.autoScalingGroupName));
-      if (this.deps.config.deregisterOrder === 'before-drain') await this.deregister(action, node, log, signal);
-      if (node) await this.drain(node, log, publish, signal);
-      if (this.deps.config.deregisterOrder === 'after-drain') await this.deregister(action, node, log, signal);
-      if (node) await this.deleteNode(node, log, publish, signal);
-      await this.complete(action, 'CONTINUE', log, signal);
+      if (this.deps.config.deregisterOrder === 'before-drain') {
+        phase = 'deregistering';
+        await this.steps.deregister(action, node, log, signal);
+      }
+      phase = 'draining';
+      if (node) await this.steps.drain(node, log, publish, signal);
+      if (this.deps.config.deregisterOrder === 'after-drain') {
+        phase = 'deregistering';
+        await this.steps.deregister(action, node, log, signal);
+      }
+      phase = 'deleting-node';
+      if (node) await this.steps.deleteNode(node, log, publish, signal);
+      phase = 'completing';
+      await store?.renew(action, phase, signal).then((r) => { if (r === 'lost') lost.abort(); });
+      if (lost.signal.aborted) return 'lost';
+      await this.steps.complete(action, 'CONTINUE', log, signal);
       const seconds = (Date.now() - receivedAtMs) / 1000;
       metrics.recordEventFinished('CONTINUE', seconds);
       metrics.deadlineMarginSeconds.observe(Math.max(0, (deadlineMs - Date.now()) / 1000));
@@ -139,120 +191,28 @@ export class LifecycleWorkflow {
       return 'done';
     } catch (e) {
       if (shutdown.aborted) {
-        log.warn(`shutting down: event ${action.requestId} stopped before completion; its message is returned to the queue`);
+        log.warn(`shutting down: event ${action.requestId} stopped in phase ${phase} before completion; its message is returned to the queue`);
         return 'shutdown';
       }
+      if (lost.signal.aborted) return 'lost';
       if (gone.signal.aborted || isActionGone(e)) {
         log.warn(`event ${action.requestId}: AWS no longer has an active lifecycle action for ${action.instanceId} (completed elsewhere or expired); stopping`);
         metrics.recordEventFinished('dropped', (Date.now() - receivedAtMs) / 1000);
         return 'done';
       }
-      const cause = signal.aborted && !gone.signal.aborted ? `deadline reached before completion (${describeError(e)})` : describeError(e);
+      const cause = signal.aborted ? `deadline reached before completion (${describeError(e)})` : describeError(e);
       const seconds = (Date.now() - receivedAtMs) / 1000;
       log.error(`event ${action.requestId} has failed processing after ${seconds.toFixed(2)}s: ${cause}`);
       publish(NodeEvents.lifecycleHookFailed(action.requestId, seconds, cause));
       log.warn(`abandoning instance ${action.instanceId}`);
-      await withTimeout([shutdown], 60_000, (abandonSignal) => this.complete(action, 'ABANDON', log, abandonSignal)).catch((err: unknown) =>
+      await withTimeout([shutdown], 60_000, (s) => this.steps.complete(action, 'ABANDON', log, s)).catch((err: unknown) =>
         log.error(`completeLifecycleAction Failed, ${describeError(err)}`));
       metrics.recordEventFinished('ABANDON', seconds);
       return 'done';
     } finally {
       finished.abort();
-      await heartbeat.catch((e: unknown) => log.error(`heartbeat loop failed: ${describeError(e)}`));
+      await Promise.all(background.map((p) => p.catch((e: unknown) => log.error(`background loop failed: ${describeError(e)}`))));
       dispose();
-    }
-  }
-
-  /** The Node for the instance, waiting up to --node-join-timeout for one that has not registered yet. */
-  private async awaitNode(action: LifecycleAction, log: Logger, signal: AbortSignal): Promise<NodeInfo | undefined> {
-    const known = this.deps.nodes.findByInstanceId(action.instanceId);
-    if (known) return known;
-    const waitSeconds = this.deps.config.nodeJoinTimeoutSeconds;
-    log.info(`instance ${action.instanceId} has no Node yet; waiting up to ${waitSeconds}s for it to register`);
-    const { signal: window, dispose } = linkedSignal([signal], waitSeconds * 1000);
-    try {
-      const node = await this.deps.nodes.waitForInstance(action.instanceId, window);
-      log.info(`node ${node.name} registered for instance ${action.instanceId}; draining it`);
-      return node;
-    } catch (e) {
-      if (signal.aborted) throw e;
-      log.warn(`instance ${action.instanceId} never registered as a Node within ${waitSeconds}s; nothing to drain`);
-      return undefined;
-    } finally {
-      dispose();
-    }
-  }
-
-  private async drain(node: NodeInfo, log: Logger, publish: (e: NodeEvent) => void, signal: AbortSignal): Promise<void> {
-    const { metrics, drainSlots } = this.deps;
-    await drainSlots.with(signal, () => this.phase('drain', async () => {
-      log.debug('acquired drain semaphore');
-      metrics.drainingInstances.inc();
-      try {
-        const result = await this.deps.drainer.drain(node, log, {
-          event: publish,
-          eviction: (outcome) => metrics.evictions.inc({ outcome }),
-          drainFailed: () => metrics.failedNodeDrains.inc(),
-        }, signal);
-        if (result.outcome === 'failed') throw new Error(`failed to drain node: ${result.reason}`);
-        metrics.successfulNodeDrains.inc();
-        publish(NodeEvents.nodeDrainSucceeded(node.name));
-        log.info(`completed drain for node/${node.name}`);
-      } finally {
-        metrics.drainingInstances.dec();
-        log.debug('released drain semaphore');
-      }
-    }));
-  }
-
-  private async deregister(action: LifecycleAction, node: NodeInfo | undefined, log: Logger, signal: AbortSignal): Promise<void> {
-    const { deregistrar, config, metrics } = this.deps;
-    if (!config.withDeregister || !deregistrar) return;
-    await this.phase('deregister', async () => {
-      log.info('starting load balancer drain worker');
-      metrics.deregisteringInstances.inc();
-      try {
-        const podIps = node ? (await this.deps.cluster.listPodsOnNode(node.name, signal)).flatMap((p) => p.podIps) : [];
-        await deregistrar.deregister({ instanceId: action.instanceId, autoScalingGroupName: action.autoScalingGroupName, node, podIps, log }, signal);
-      } finally {
-        metrics.deregisteringInstances.dec();
-      }
-    });
-  }
-
-  private async deleteNode(node: NodeInfo, log: Logger, publish: (e: NodeEvent) => void, signal: AbortSignal): Promise<void> {
-    const { metrics } = this.deps;
-    await this.phase('delete_node', async () => {
-      log.info(`deleting node/${node.name}`);
-      try {
-        await retryUntil(() => this.deps.cluster.deleteNode(node.name, signal), signal);
-      } catch (e) {
-        if (signal.aborted) throw e;
-        metrics.failedNodeDeletes.inc();
-        publish(NodeEvents.nodeDeleteFailed(node.name, describeError(e)));
-        throw new Error(`failed to delete the node: ${describeError(e)}`, { cause: e });
-      }
-      metrics.successfulNodeDeletes.inc();
-      publish(NodeEvents.nodeDeleteSucceeded(node.name));
-      log.info(`completed node deletion/${node.name}`);
-    });
-  }
-
-  private async complete(action: LifecycleAction, result: LifecycleActionResult, log: Logger, signal: AbortSignal): Promise<void> {
-    await this.phase('complete', async () => {
-      log.info(`setting lifecycle event as completed with result: ${result}`);
-      const status = await retryUntil(() => this.deps.autoScaling.completeAction(action, result, signal), signal);
-      this.deps.metrics.lifecycleActionsCompleted.inc({ result, status });
-      if (status === 'gone') log.warn(`AWS had no active lifecycle action for ${action.instanceId} any more; treating it as done`);
-    });
-  }
-
-  private async phase<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const end = this.deps.metrics.phaseDuration.startTimer({ phase: name });
-    try {
-      return await work();
-    } finally {
-      end();
     }
   }
 
@@ -268,7 +228,7 @@ async function deleteAll(messages: ActionMessage[]): Promise<void> {
   await Promise.all(messages.map((m) => withTimeout([], SETTLE_TIMEOUT_MS, (signal) => m.delete(signal))));
 }
 
-function releaseAll(delaySeconds: number): (messages: ActionMessage[]) => Promise<void> {
+function releaseAll(delaySeconds: number): Settle {
   return async (messages) => {
     await Promise.all(messages.map((m) => withTimeout([], SETTLE_TIMEOUT_MS, (signal) => m.release(delaySeconds, signal))));
   };

@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestCluster, type TestCluster } from './cluster.js';
 import { type Moto, startMoto } from './moto.js';
-import { LIMITED_USER, SERVICE_USER, bindClusterRole, kubeconfigFor, shippedClusterRoleRules } from './rbac.js';
+import { LIMITED_USER, SERVICE_USER, bindClusterRole, bindRole, kubeconfigFor, shippedClusterRoleRules, shippedRoleRules } from './rbac.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..').replace(/\/dist$/u, '');
+
+/** The namespace the service keeps its per-action Leases in during tests (its default). */
+export const SERVICE_NAMESPACE = 'lifecycle-manager';
 
 /** What tests need to reach the harness; plain data so it can cross from the global setup to test workers. */
 export interface HarnessInfo {
@@ -45,6 +48,7 @@ export async function startHarness(): Promise<Harness> {
   const admin = new k8s.KubeConfig();
   admin.loadFromFile(cluster.kubeconfigPath);
   await bindClusterRole(admin, 'lifecycle-manager', shippedClusterRoleRules(repoRoot), SERVICE_USER);
+  await bindRole(admin, SERVICE_NAMESPACE, 'lifecycle-manager', shippedRoleRules(repoRoot), SERVICE_USER);
   const serviceKubeconfigPath = join(workDir, 'service.kubeconfig');
   writeFileSync(serviceKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'lifecycle-manager'));
   const limitedKubeconfigPath = join(workDir, 'limited.kubeconfig');

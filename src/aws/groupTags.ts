@@ -1,0 +1,33 @@
+import { type AutoScalingClient, DescribeTagsCommand } from '@aws-sdk/client-auto-scaling';
+import { isTaggedForCluster } from '../lifecycle/clusterScope.js';
+import type { ClusterScope } from '../lifecycle/ports.js';
+import { toDomainError } from './errors.js';
+
+const TAGS_TTL_MS = 5 * 60_000;
+
+/** --cluster-name scoping from the Auto Scaling group's tags (DescribeTags, cached per group). */
+export class AutoScalingGroupClusterScope implements ClusterScope {
+  private readonly cache = new Map<string, { ours: boolean; expiresAtMs: number }>();
+
+  constructor(private readonly client: Pick<AutoScalingClient, 'send'>, readonly clusterName: string | undefined) {}
+
+  async isOurs(autoScalingGroupName: string, signal: AbortSignal): Promise<boolean> {
+    if (!this.clusterName) return true;
+    const cached = this.cache.get(autoScalingGroupName);
+    if (cached && cached.expiresAtMs > Date.now()) return cached.ours;
+    const tags: Record<string, string> = {};
+    try {
+      let token: string | undefined;
+      do {
+        const out = await this.client.send(new DescribeTagsCommand({ Filters: [{ Name: 'auto-scaling-group', Values: [autoScalingGroupName] }], NextToken: token }), { abortSignal: signal });
+        for (const t of out.Tags ?? []) if (t.Key) tags[t.Key] = t.Value ?? '';
+        token = out.NextToken;
+      } while (token);
+    } catch (e) {
+      throw toDomainError(e, 'autoscaling:DescribeTags');
+    }
+    const ours = isTaggedForCluster(tags, this.clusterName);
+    this.cache.set(autoScalingGroupName, { ours, expiresAtMs: Date.now() + TAGS_TTL_MS });
+    return ours;
+  }
+}

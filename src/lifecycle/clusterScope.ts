@@ -1,0 +1,14 @@
+/**
+ * Whether an Auto Scaling group's tags say it belongs to `clusterName`: the tags EKS, eksctl, kops and the
+ * cluster-autoscaler conventions put on node groups (`kubernetes.io/cluster/<name>` with any value, or
+ * `eks:cluster-name` / `alpha.eksctl.io/cluster-name` equal to the name).
+ */
+export function isTaggedForCluster(tags: Readonly<Record<string, string>>, clusterName: string): boolean {
+  if (`kubernetes.io/cluster/${clusterName}` in tags) return true;
+  return tags['eks:cluster-name'] === clusterName || tags['alpha.eksctl.io/cluster-name'] === clusterName;
+}
+
+/** Visibility delay for a message that belongs to another cluster: short at first, growing, capped. */
+export function foreignMessageDelaySeconds(receiveCount: number): number {
+  return Math.min(60, 5 * 2 ** Math.max(0, Math.min(receiveCount - 1, 4)));
+}
