@@ -8,7 +8,11 @@ export function isTaggedForCluster(tags: Readonly<Record<string, string>>, clust
   return tags['eks:cluster-name'] === clusterName || tags['alpha.eksctl.io/cluster-name'] === clusterName;
 }
 
-/** Visibility delay for a message that belongs to another cluster: short at first, growing, capped. */
+/**
+ * Visibility delay for a message that belongs to another cluster: short at first (1, 2, 4 … s) so the cluster it
+ * belongs to gets it long before its hook's HeartbeatTimeout, growing to 30 s so that a queue whose other
+ * consumer is down does not spin.
+ */
 export function foreignMessageDelaySeconds(receiveCount: number): number {
-  return Math.min(60, 5 * 2 ** Math.max(0, Math.min(receiveCount - 1, 4)));
+  return Math.min(30, 2 ** Math.max(0, Math.min(receiveCount - 1, 5)));
 }

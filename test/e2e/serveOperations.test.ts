@@ -70,7 +70,8 @@ describe('serve under load and at the edges', () => {
     f.kubelet.release(world.namespace, 'stuck');
     const second = await f.serve(world, FAST);
     await eventually('CONTINUE after restart', async () => (await f.actions(victim!.instanceId))[0]?.result === 'CONTINUE', 60_000);
-    expect(second.countLogs(new RegExp(`${victim!.instanceId}> received termination event`, 'u'))).toBe(1);
+    // The first replica handed its Lease over on SIGTERM, so the restart resumes the action at once.
+    expect(second.countLogs(new RegExp(`${victim!.instanceId}> (found event|resuming event)`, 'u'))).toBeGreaterThanOrEqual(1);
   });
 
   it('exits 1 with one line naming queue and region when the queue does not exist', () => {
