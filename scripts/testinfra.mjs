@@ -2,6 +2,7 @@
 // Builds and caches the test infrastructure outside the repository, keyed by what it is built from:
 //   - test/cluster: kube-apiserver + embedded etcd, built from the Go module proxy (cold ~3.5 min, warm: 0 s)
 //   - moto 5.2.1 with its server extras (the machine's Python when it has it, else a cached venv)
+//   - helm (for the chart's lint/template/dry-run tests and `npm run manifests`), built from the Go module proxy
 // Usage: node scripts/testinfra.mjs prepare   (prints the paths; `npm test` and `npm run demo` call it)
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -41,6 +42,39 @@ export function ensureTestCluster() {
   return binary;
 }
 
+/** helm v3 built from the Go module proxy; v3.19.x is the newest line whose go.mod accepts Go 1.24. */
+export const HELM_VERSION = 'v3.19.5';
+/** Minor of the k8s.io/client-go that HELM_VERSION builds with (v0.34.x). */
+const HELM_KUBE_MINOR = '34';
+
+/** Path of the pinned helm binary, building it (`go install`, ~1 min cold) into the cache when absent. */
+export function ensureHelm() {
+  const dir = join(cacheDir, `helm-${HELM_VERSION}-k8s1.${HELM_KUBE_MINOR}`);
+  const binary = join(dir, 'helm');
+  if (existsSync(binary)) return binary;
+  mkdirSync(cacheDir, { recursive: true });
+  log(`building helm ${HELM_VERSION} from the Go module proxy (first run takes about a minute)…`);
+  const started = Date.now();
+  const tmp = `${dir}.tmp-${process.pid}`;
+  execFileSync('go', ['install', '-trimpath',
+    // As helm's Makefile does: the version, and the Kubernetes version `helm template`/`lint` assume (client-go's).
+    '-ldflags', [`-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`,
+      ...['pkg/lint/rules', 'pkg/chartutil'].flatMap((p) => [
+        `-X helm.sh/helm/v3/${p}.k8sVersionMajor=1`, `-X helm.sh/helm/v3/${p}.k8sVersionMinor=${HELM_KUBE_MINOR}`]),
+    ].join(' '),
+    `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, GOBIN: tmp, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+  });
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    if (!existsSync(binary)) throw e; // else a concurrent build finished first
+  }
+  log(`built ${binary} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+  return binary;
+}
+
 /** Path of a Python interpreter with moto pinned (scripts/moto-env.sh installs it into the cache when needed). */
 export function ensureMoto() {
   return execFileSync('bash', [join(repoRoot, 'scripts', 'moto-env.sh')], {
@@ -57,5 +91,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const started = Date.now();
   const cluster = ensureTestCluster();
   const python = ensureMoto();
-  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s: testcluster=${cluster} python=${python}`);
+  const helm = ensureHelm();
+  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s: testcluster=${cluster} python=${python} helm=${helm}`);
 }

@@ -2,9 +2,12 @@
 import { Command, Option } from 'commander';
 import { ConfigError, QueueNotFoundError, describeError, isAccessDenied } from '../lifecycle/errors.js';
 import { readBuildInfo } from './buildInfo.js';
+import { registerDoctor } from './doctor.js';
+import { registerEnroll } from './enroll.js';
 import { runServe } from './serve.js';
 import { validateServeConfig } from './serveConfig.js';
 import { SERVE_FLAGS, attributeName, envVarName } from './serveFlags.js';
+import { registerUnenroll } from './unenroll.js';
 
 /** Builds the command tree. Exported so tests can render `--help` and compare it with the README. */
 export function buildProgram(env: Readonly<Record<string, string | undefined>> = process.env): Command {
@@ -39,6 +42,10 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     process.on('SIGINT', stop);
     await runServe(config, readBuildInfo(), { env, shutdown: controller.signal });
   });
+
+  registerEnroll(program, env);
+  registerUnenroll(program, env);
+  registerDoctor(program, env);
 
   program.command('version')
     .description('print the version, commit, Node.js version and platform')

@@ -26,7 +26,7 @@ export interface EnrollResult {
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly deadLetterQueueUrl: string;
-  /** Groups whose hook is now as requested (created, updated or already so). */
+  /** Groups whose hook now notifies the queue on termination (created, updated, or already there). */
   readonly enrolledGroups: readonly string[];
   /** Resources left differing from the request because --overwrite was not given, in words. */
   readonly leftAsTheyAre: readonly string[];
@@ -72,7 +72,7 @@ export async function applyEnrollment(plan: EnrollPlan, settings: EnrollSettings
   for (const hook of plan.hooks) {
     if (hook.action === 'keep' || hook.action === 'differs') {
       reportExisting(log, leftAsTheyAre, hook.action, `lifecycle hook '${settings.hookName}' on '${hook.autoScalingGroupName}'`, hook.changes);
-      if (hook.action === 'keep') enrolledGroups.push(hook.autoScalingGroupName);
+      if (hook.notifiesQueue) enrolledGroups.push(hook.autoScalingGroupName);
       continue;
     }
     log.info(hook.action === 'create' ? `creating lifecycle hook for '${hook.autoScalingGroupName}'` : `updating lifecycle hook for '${hook.autoScalingGroupName}': ${hook.changes.join('; ')}`);

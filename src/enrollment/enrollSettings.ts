@@ -1,5 +1,5 @@
 import { ConfigError } from '../lifecycle/errors.js';
-import { type Env, defaultResultFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, roleNameFrom, tagsFrom } from './flagRules.js';
+import { type Env, boolFrom, defaultResultFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, roleNameFrom, tagsFrom } from './flagRules.js';
 import type { Tags } from './ports.js';
 
 /** AWS's bounds for a lifecycle hook's HeartbeatTimeout. */
@@ -16,8 +16,8 @@ export interface EnrollFlags {
   readonly defaultResult?: string;
   readonly hookName?: string;
   readonly tags?: readonly string[];
-  readonly overwrite?: boolean;
-  readonly dryRun?: boolean;
+  readonly overwrite?: string | boolean;
+  readonly dryRun?: string | boolean;
 }
 
 /** The validated `enroll` request. */
@@ -47,8 +47,8 @@ export function validateEnrollFlags(flags: EnrollFlags, env: Env): EnrollSetting
     defaultResult: defaultResultFrom('default-result', flags.defaultResult ?? 'CONTINUE', problems),
     hookName: hookNameFrom(flags.hookName ?? 'lifecycle-manager', problems),
     tags: tagsFrom(flags.tags, problems),
-    overwrite: flags.overwrite ?? false,
-    dryRun: flags.dryRun ?? false,
+    overwrite: boolFrom('overwrite', flags.overwrite ?? false, problems),
+    dryRun: boolFrom('dry-run', flags.dryRun ?? false, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

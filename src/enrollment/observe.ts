@@ -1,4 +1,5 @@
-import { attempt, mapBounded } from './attempt.js';
+import { attempt } from './attempt.js';
+import { mapBounded } from './mapBounded.js';
 import { deadLetterQueueName } from './desired.js';
 import type { AwsAdmin, HookState, QueueState, RoleState } from './ports.js';
 

@@ -3,7 +3,7 @@
  * what a real run would do.
  */
 import {
-  DLQ_RETENTION_SECONDS, MAX_RECEIVE_COUNT, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
+  DLQ_RETENTION_SECONDS, MAX_RECEIVE_COUNT, arnName, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
   attributeDifferences, deadLetterQueueAttributes, deadLetterQueueName, hookDifferences, missingTags, notificationPolicyArn,
   parseRedrivePolicy, queueAttributes, resourceTags, roleDifferences, trustsAutoScaling,
 } from './desired.js';
@@ -43,6 +43,8 @@ export interface HookStep {
   readonly action: StepAction;
   readonly autoScalingGroupName: string;
   readonly changes: readonly string[];
+  /** After the step, the group's hook sends termination notifications to the queue (maybe with other settings). */
+  readonly notifiesQueue: boolean;
 }
 
 export interface EnrollPlan {
@@ -77,9 +79,11 @@ export function planEnrollment(settings: EnrollSettings, observed: Observed): En
   const wanted = { lifecycleHookName: settings.hookName, heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult: settings.defaultResult, queueName: settings.queueName, roleName: settings.roleName };
   const hooks = settings.groupNames.filter((g) => observed.existingGroups.has(g)).map((g): HookStep => {
     const hook = observed.hooks.get(g);
-    if (!hook) return { action: 'create', autoScalingGroupName: g, changes: [] };
+    if (!hook) return { action: 'create', autoScalingGroupName: g, changes: [], notifiesQueue: true };
     const changes = hookDifferences(hook, wanted);
-    return { action: changes.length === 0 ? 'keep' : settings.overwrite ? 'update' : 'differs', autoScalingGroupName: g, changes };
+    const action = changes.length === 0 ? 'keep' : settings.overwrite ? 'update' : 'differs';
+    const notifiesQueue = action !== 'differs' || (hook.lifecycleTransition === TERMINATING_TRANSITION && arnName(hook.notificationTargetArn) === settings.queueName);
+    return { action, autoScalingGroupName: g, changes, notifiesQueue };
   });
   return { role, policy, deadLetterQueue, queue, hooks, problems };
 }
@@ -132,7 +136,6 @@ export function describePlan(plan: EnrollPlan, settings: EnrollSettings): string
   };
   const tagText = Object.entries(resourceTags(settings.tags)).map(([k, v]) => `${k}=${v}`).join(',');
   return [
-    ...plan.problems.map((p) => `problem: ${p}`),
     verb(plan.role, `IAM role '${plan.role.name}'`, ` trusted by autoscaling.amazonaws.com (tags ${tagText})`),
     plan.policy.action === 'create' ? `attach policy '${plan.policy.policyArn}' to role '${plan.role.name}'` : `keep policy '${plan.policy.policyArn}' attached to role '${plan.role.name}'`,
     verb(plan.deadLetterQueue, `SQS queue '${plan.deadLetterQueue.name}'`, ` (dead-letter queue, SSE-SQS, retention ${DLQ_RETENTION_SECONDS}s, tags ${tagText})`),

@@ -1,7 +1,8 @@
 /**
  * Every Kubernetes permission the service uses, declared once. The Helm chart's ClusterRole
- * (deploy/helm/lifecycle-manager/files/clusterrole-rules.yaml) must grant exactly this set — a unit test compares
- * them — and `doctor` checks each one with a SelfSubjectAccessReview.
+ * (deploy/helm/lifecycle-manager/files/clusterrole-rules.yaml) must grant exactly KUBE_PERMISSIONS and its Role in
+ * the release namespace (files/role-rules.yaml) exactly LEASE_PERMISSIONS — a unit test compares them — and
+ * `doctor` checks each one with a SelfSubjectAccessReview.
  */
 export interface KubePermission {
   /** "" for the core group. */
@@ -13,6 +14,8 @@ export interface KubePermission {
   readonly namespace?: string;
   /** What the service does with it (shown by doctor). */
   readonly why: string;
+  /** Granted by the chart's ClusterRole, or by its Role in the release namespace. */
+  readonly grantedBy?: 'ClusterRole' | 'Role';
 }
 
 export const KUBE_PERMISSIONS: readonly KubePermission[] = [
@@ -27,6 +30,20 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: '', resource: 'events', verb: 'create', namespace: 'default', why: 'Events on the Node' },
 ];
 
+/** In the namespace of the per-action Leases (serve's --lease-namespace): the chart's Role. */
+export const LEASE_PERMISSIONS: readonly KubePermission[] = [
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'get', grantedBy: 'Role', why: 'read an action\'s Lease before renewing or taking it over' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'list', grantedBy: 'Role', why: 'resume actions after a restart' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'create', grantedBy: 'Role', why: 'claim an action' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'update', grantedBy: 'Role', why: 'record progress, renew, take over' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'delete', grantedBy: 'Role', why: 'finish an action' },
+];
+
+/** Everything serve needs, the Lease permissions placed in `leaseNamespace`. */
+export function servicePermissions(leaseNamespace: string): KubePermission[] {
+  return [...KUBE_PERMISSIONS, ...LEASE_PERMISSIONS.map((p) => ({ ...p, namespace: leaseNamespace }))];
+}
+
 /** `""/pods/eviction:create` — identity of a permission for set comparisons (namespace aside). */
 export function permissionKey(p: Pick<KubePermission, 'apiGroup' | 'resource' | 'verb'>): string {
   return `${p.apiGroup}/${p.resource}:${p.verb}`;
@@ -38,13 +55,12 @@ export function splitResource(resource: string): { resource: string; subresource
   return { resource: main ?? resource, subresource: sub };
 }
 
-/** "delete nodes", "create pods/eviction in default" — how doctor names a permission. */
+/** "delete nodes", "create events in default" — how doctor names a permission (the resources here are unambiguous without their group). */
 export function describePermission(p: KubePermission): string {
-  const group = p.apiGroup ? `.${p.apiGroup}` : '';
-  return `${p.verb} ${p.resource}${group}${p.namespace ? ` in ${p.namespace}` : ''}`;
+  return `${p.verb} ${p.resource}${p.namespace ? ` in ${p.namespace}` : ''}`;
 }
 
-/** An RBAC rule (as in a ClusterRole) granting `p`, for a fix message. */
+/** An RBAC rule granting `p`, for a fix message. */
 export function ruleFor(p: KubePermission): string {
   return `{apiGroups: ["${p.apiGroup}"], resources: ["${p.resource}"], verbs: ["${p.verb}"]}`;
 }

@@ -139,5 +139,5 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
 }
 
 function describeTargets(m: TargetGroupMembership): string {
-  return m.targets.map(targetKey).join(',');
+  return m.targets.map(targetKey).sort().join(',');
 }

@@ -17,7 +17,8 @@ interface Waiter {
 /**
  * A token bucket (the algorithm Elastic Load Balancing throttles with). `take` resolves when a token is available;
  * waiting callers are served first come, first served, and a caller whose signal aborts leaves the queue. `pause`
- * empties the bucket and admits nobody until the given time — what a throttling answer from AWS asks for.
+ * empties the bucket and admits nobody until the given time, refilling only after it — what a throttling answer
+ * from AWS asks for.
  */
 export class TokenBucket {
   private tokens: number;
@@ -93,7 +94,8 @@ export class TokenBucket {
 
   private refill(): void {
     const now = this.nowMs();
-    const elapsedMs = Math.max(0, now - this.refilledAtMs);
+    // Nothing accrues during a pause: after a throttling answer the bucket restarts empty, not with a burst.
+    const elapsedMs = Math.max(0, now - Math.max(this.refilledAtMs, this.pausedUntilMs));
     this.refilledAtMs = now;
     this.tokens = Math.min(this.config.capacity, this.tokens + (elapsedMs * this.config.ratePerSecond) / 1000);
   }

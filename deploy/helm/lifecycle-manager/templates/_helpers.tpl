@@ -1,0 +1,77 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "lifecycle-manager.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name of the release's objects: the release name when it already contains the chart name. */}}
+{{- define "lifecycle-manager.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lifecycle-manager.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lifecycle-manager.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "lifecycle-manager.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "lifecycle-manager.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lifecycle-manager
+{{- end -}}
+
+{{- define "lifecycle-manager.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "lifecycle-manager.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lifecycle-manager.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The port of flags.metrics-address ("[host]:port"), 8080 when the flag is left out. */}}
+{{- define "lifecycle-manager.metricsPort" -}}
+{{- $address := index .Values.flags "metrics-address" | default ":8080" | toString -}}
+{{- $port := regexFind "[0-9]+$" $address -}}
+{{- required (printf "flags.metrics-address must end in a port, got %q" $address) $port -}}
+{{- end -}}
+
+{{/* One flag value as the CLI takes it: lists joined with commas, whole numbers without an exponent. */}}
+{{- define "lifecycle-manager.flagValue" -}}
+{{- if kindIs "slice" . -}}
+{{- join "," . -}}
+{{- else if and (kindIs "float64" .) (eq . (float64 (int64 .))) -}}
+{{- int64 . -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* `--name=value` for every entry of .Values.flags that is neither null nor "", in name order. */}}
+{{- define "lifecycle-manager.args" -}}
+{{- range $name, $value := .Values.flags }}
+{{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
+- {{ printf "--%s=%s" $name (include "lifecycle-manager.flagValue" $value) | quote }}
+{{- end }}
+{{- end }}
+{{- range .Values.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}

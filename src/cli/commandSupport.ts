@@ -1,0 +1,44 @@
+import { Option } from 'commander';
+import { ConfigError } from '../lifecycle/errors.js';
+import { type Logger, createLogger, toLogLevel } from '../observability/logger.js';
+
+/** Commander argument parser for repeatable list flags: `--x a,b --x c` → ['a,b', 'c'] (split later). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** A boolean flag that also accepts `--flag=true|false`, like upstream's cobra flags. */
+export function boolOption(flags: string, description: string): Option {
+  return new Option(`${flags} [bool]`, description).default('false').preset('true');
+}
+
+export function commandLogger(level: string | undefined): Logger {
+  const parsed = toLogLevel(level ?? 'info');
+  if (!parsed) throw new ConfigError([`--log-level must be one of debug, info, warn, warning, error, got "${level}"`]);
+  return createLogger({ level: parsed, format: 'text' });
+}
+
+/**
+ * The signal a one-shot command runs under: aborted on SIGINT/SIGTERM or after `timeoutMs`. Call dispose() when
+ * the command ends.
+ */
+export function commandSignal(timeoutMs: number): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => controller.abort(Object.assign(new Error(`received ${signal}`), { name: 'AbortError' }));
+  const timer = setTimeout(() => controller.abort(Object.assign(new Error(`gave up after ${Math.round(timeoutMs / 1000)}s`), { name: 'TimeoutError' })), timeoutMs);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+    },
+  };
+}
+
+/** Writes lines to stdout (results a user copies or a script reads; logs go to stderr). */
+export function printLines(lines: readonly string[]): void {
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { DEFAULT_APPLY_OPTIONS, applyEnrollment } from '../enrollment/apply.js';
+import { type EnrollFlags, validateEnrollFlags } from '../enrollment/enrollSettings.js';
+import { observeInstallation } from '../enrollment/observe.js';
+import { describePlan, planEnrollment } from '../enrollment/plan.js';
+import { ConfigError, describeError } from '../lifecycle/errors.js';
+import { createAdminAws } from './adminAwsClients.js';
+import { boolOption, collect, commandLogger, commandSignal, printLines } from './commandSupport.js';
+
+const ENROLL_TIMEOUT_MS = 10 * 60_000;
+
+/** `enroll`: creates the notification role, the queue (with a dead-letter queue) and a termination hook per group. */
+export function registerEnroll(program: Command, env: Readonly<Record<string, string | undefined>>): void {
+  program.command('enroll')
+    .summary('creates an SQS queue and enrolls ASGs to send hooks to it')
+    .description([
+      'Creates (or reuses) the IAM role Auto Scaling assumes to notify SQS, the SQS queue with a dead-letter queue',
+      '(<queue>-dlq, redrive after 5 receives), SSE-SQS encryption and a 60s visibility timeout, and a termination',
+      'lifecycle hook on each Auto Scaling group. Re-running it is safe: what already exists is reported and kept;',
+      'what differs is updated only with --overwrite. Ends with the queue URL and the serve command to run.',
+    ].join(' '))
+    .option('--region <string>', 'AWS region of the queue and the Auto Scaling groups; falls back to $AWS_REGION')
+    .option('--queue-name <string>', 'name of the SQS queue to create or reuse (required)')
+    .option('--notification-role-name <string>', 'name of the IAM role Auto Scaling assumes to publish to the queue (required)')
+    .option('--target-scaling-groups <list>', 'comma separated Auto Scaling group names to enroll; repeatable (required)', collect)
+    .option('--heartbeat-timeout <int>', 'the hook\'s HeartbeatTimeout in seconds (30-7200); serve heartbeats every half of it', '300')
+    .option('--default-result <string>', 'what AWS does when the hook times out (serve down, nobody heartbeats): CONTINUE lets the group\'s other termination hooks still run; ABANDON skips them. The instance terminates either way.', 'CONTINUE')
+    .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
+    .option('--tags <key=value,...>', 'tags for the role and queues it creates, besides managed-by=lifecycle-manager; repeatable', collect)
+    .addOption(boolOption('--overwrite', 'update resources if they already exist and differ (role trust policy and tags, queue attributes and tags, hooks)'))
+    .addOption(boolOption('--dry-run', 'print what would be created or changed, and change nothing'))
+    .option('--log-level <string>', 'debug, info, warn or error', 'info')
+    .action(async (options: Record<string, string | string[] | undefined>) => {
+      const settings = validateEnrollFlags({
+        region: options['region'] as string | undefined,
+        queueName: options['queueName'] as string | undefined,
+        notificationRoleName: options['notificationRoleName'] as string | undefined,
+        targetScalingGroups: options['targetScalingGroups'] as string[],
+        heartbeatTimeout: options['heartbeatTimeout'] as string,
+        defaultResult: options['defaultResult'] as string,
+        hookName: options['hookName'] as string,
+        tags: options['tags'] as string[],
+        overwrite: options['overwrite'] as string,
+        dryRun: options['dryRun'] as string,
+      } satisfies EnrollFlags, env);
+      const log = commandLogger(options['logLevel'] as string | undefined);
+      const aws = createAdminAws(settings.region);
+      const { signal, dispose } = commandSignal(ENROLL_TIMEOUT_MS);
+      try {
+        const observed = await observeInstallation({ roleName: settings.roleName, queueName: settings.queueName, groupNames: settings.groupNames, hookName: settings.hookName }, aws, signal);
+        const plan = planEnrollment(settings, observed);
+        if (settings.dryRun) {
+          printLines(describePlan(plan, settings).map((line) => `would ${line}`));
+          if (plan.problems.length > 0) throw new ConfigError(plan.problems);
+          printLines(['dry run: nothing was created or changed']);
+          return;
+        }
+        const result = await applyEnrollment(plan, settings, aws, log, signal, DEFAULT_APPLY_OPTIONS);
+        printLines([
+          `Queue Name: ${settings.queueName}`,
+          `Queue URL: ${result.queueUrl}`,
+          `Dead-letter Queue URL: ${result.deadLetterQueueUrl}`,
+          'Run the service with:',
+          `  lifecycle-manager serve --region ${settings.region} --queue-name ${settings.queueName}`,
+        ]);
+      } catch (e) {
+        if (signal.aborted) throw new ConfigError([`enroll stopped: ${describeError(signal.reason)}; re-running it is safe`]);
+        throw e;
+      } finally {
+        log.debug(`AWS calls: ${await aws.callCount()}`);
+        aws.destroy();
+        dispose();
+      }
+    });
+}

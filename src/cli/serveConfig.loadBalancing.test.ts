@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../lifecycle/errors.js';
+import { validateServeConfig } from './serveConfig.js';
+import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+
+const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
+const valid = { ...defaults, queueName: 'lifecycle-manager-queue', region: 'us-west-2' };
+
+function problems(raw: Record<string, string>): string[] {
+  try {
+    validateServeConfig({ ...valid, ...raw }, {}, new Set());
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+}
+
+describe('load-balancer flags', () => {
+  it('default to deregistering before the drain, targeted+scan discovery, a 60 s scan reuse and 5 calls/s per API', () => {
+    expect(validateServeConfig(valid, {}, new Set())).toMatchObject({
+      deregisterOrder: 'before-drain', lbDiscovery: 'targeted+scan', lbScanTtlSeconds: 60, lbApiRatePerSecond: 5,
+    });
+  });
+
+  it('accept every documented value', () => {
+    for (const order of ['before-drain', 'after-drain']) expect(problems({ deregisterOrder: order })).toEqual([]);
+    for (const mode of ['targeted', 'scan', 'targeted+scan']) expect(problems({ lbDiscovery: mode })).toEqual([]);
+  });
+
+  it('reject anything else with one line naming the flag and its choices', () => {
+    expect(problems({ deregisterOrder: 'during', lbDiscovery: 'all', lbScanTtl: '-1', lbApiRate: '0' })).toEqual([
+      '--deregister-order must be before-drain or after-drain, got "during"',
+      '--lb-discovery must be one of targeted, scan, targeted+scan, got "all"',
+      '--lb-scan-ttl must be between 0 and 3600, got -1',
+      '--lb-api-rate must be between 1 and 1000, got 0',
+    ]);
+  });
+});

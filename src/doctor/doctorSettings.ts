@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import { defaultResultFrom, boolFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, type Env } from '../enrollment/flagRules.js';
+import { ConfigError } from '../lifecycle/errors.js';
+import type { DrainSettings } from './drainBudget.js';
+
+/** doctor's own flags plus the serve flags that decide whether an installation fits (same names, same defaults). */
+export interface DoctorFlags {
+  readonly region?: string;
+  readonly queueName?: string;
+  readonly targetScalingGroups?: readonly string[];
+  readonly hookName?: string;
+  readonly defaultResult?: string;
+  readonly principalArn?: string;
+  readonly localMode?: string;
+  /** Already resolved like serve resolves it (flag, $POD_NAMESPACE, the service account's namespace, lifecycle-manager). */
+  readonly leaseNamespace?: string;
+  readonly drainTimeout?: string;
+  readonly drainRetries?: string;
+  readonly drainInterval?: string;
+  readonly maxTerminationGracePeriod?: string;
+  readonly maxTimeToProcess?: string;
+  readonly visibilityTimeout?: string;
+  readonly pollingInterval?: string;
+  readonly withDeregister?: string | boolean;
+  readonly deregisterTargetTypes?: string;
+}
+
+export interface DoctorSettings {
+  readonly region: string;
+  readonly queueName: string;
+  /** Empty: find every group whose hook notifies the queue. */
+  readonly groupNames: readonly string[];
+  readonly hookName: string;
+  readonly expectedDefaultResult: 'CONTINUE' | 'ABANDON';
+  /** The IAM principal serve runs as; undefined: the identity running doctor. */
+  readonly principalArn: string | undefined;
+  readonly localMode: string;
+  /** Where serve keeps its per-action Leases (the Lease permissions are checked there). */
+  readonly leaseNamespace: string;
+  readonly drain: DrainSettings;
+  readonly visibilityTimeoutSeconds: number;
+  readonly pollingIntervalSeconds: number;
+  readonly withDeregister: boolean;
+  readonly deregisterTargetTypes: readonly string[];
+}
+
+export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSettings {
+  const problems: string[] = [];
+  const localMode = flags.localMode?.trim() ?? '';
+  if (localMode && !existsSync(localMode)) problems.push(`--local-mode: provided kubeconfig path does not exist: ${localMode}`);
+  const principalArn = flags.principalArn?.trim() || undefined;
+  if (principalArn && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/u.test(principalArn)) problems.push(`--principal-arn must be an IAM user or role ARN, got "${principalArn}"`);
+  const leaseNamespace = flags.leaseNamespace?.trim() || 'lifecycle-manager';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/u.test(leaseNamespace)) problems.push(`--lease-namespace must be a Kubernetes namespace name, got "${leaseNamespace}"`);
+  const types = (flags.deregisterTargetTypes ?? 'classic-elb,target-group').split(',').map((t) => t.trim()).filter(Boolean);
+  const unknown = types.filter((t) => t !== 'classic-elb' && t !== 'target-group');
+  if (unknown.length > 0) problems.push(`--deregister-target-types accepts classic-elb, target-group; unknown: ${unknown.join(', ')}`);
+  const max = Number.MAX_SAFE_INTEGER;
+  const settings: DoctorSettings = {
+    region: regionFrom(flags.region, env, problems),
+    queueName: queueNameFrom(flags.queueName, problems),
+    groupNames: groupNamesFrom(flags.targetScalingGroups, problems, false),
+    hookName: hookNameFrom(flags.hookName ?? 'lifecycle-manager', problems),
+    expectedDefaultResult: defaultResultFrom('default-result', flags.defaultResult ?? 'CONTINUE', problems),
+    principalArn,
+    localMode,
+    leaseNamespace,
+    drain: {
+      drainTimeoutSeconds: intFrom('drain-timeout', flags.drainTimeout ?? '300', 0, max, problems),
+      drainRetries: intFrom('drain-retries', flags.drainRetries ?? '3', 1, max, problems),
+      drainIntervalSeconds: intFrom('drain-interval', flags.drainInterval ?? '30', 0, max, problems),
+      maxTerminationGracePeriodSeconds: intFrom('max-termination-grace-period', flags.maxTerminationGracePeriod ?? '900', 0, max, problems),
+      maxTimeToProcessSeconds: intFrom('max-time-to-process', flags.maxTimeToProcess ?? '3600', 1, max, problems),
+    },
+    visibilityTimeoutSeconds: intFrom('visibility-timeout', flags.visibilityTimeout ?? '60', 10, 43200, problems),
+    pollingIntervalSeconds: intFrom('polling-interval', flags.pollingInterval ?? '10', 0, 20, problems),
+    withDeregister: boolFrom('with-deregister', flags.withDeregister ?? 'true', problems),
+    deregisterTargetTypes: [...new Set(types)],
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return settings;
+}

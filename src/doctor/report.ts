@@ -1,0 +1,21 @@
+import type { CheckResult, CheckStatus } from './checks.js';
+
+const MARK: Record<CheckStatus, string> = { pass: '✓', fail: '✗', skip: '–' };
+
+/** The checks as a table: one row each, a `fix:` line under each failure, then a one-line summary. */
+export function renderReport(results: readonly CheckResult[]): string[] {
+  const width = Math.min(48, Math.max(5, ...results.map((r) => r.check.length)));
+  const lines = [`   ${'CHECK'.padEnd(width)}  RESULT`];
+  for (const r of results) {
+    lines.push(`${MARK[r.status]}  ${r.check.padEnd(width)}  ${r.detail}`);
+    if (r.status === 'fail' && r.fix) lines.push(`   ${''.padEnd(width)}  fix: ${r.fix}`);
+  }
+  lines.push(summarize(results));
+  return lines;
+}
+
+export function summarize(results: readonly CheckResult[]): string {
+  const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
+  const skipped = count('skip');
+  return `${results.length} checks: ${count('pass')} passed, ${count('fail')} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
+}

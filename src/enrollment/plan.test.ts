@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { FakeAwsAdmin } from '../../test/unit/fakes/awsAdmin.js';
+import { notificationPolicyArn, queueAttributes, trustPolicy } from './desired.js';
+import type { EnrollSettings } from './enrollSettings.js';
+import { observeInstallation } from './observe.js';
+import { describePlan, planEnrollment, siblingArn } from './plan.js';
+
+const settings: EnrollSettings = {
+  region: 'us-east-1', queueName: 'lm', roleName: 'lm-role', groupNames: ['a', 'b'], heartbeatTimeoutSeconds: 300,
+  defaultResult: 'CONTINUE', hookName: 'lifecycle-manager', tags: {}, overwrite: false, dryRun: true,
+};
+
+async function plan(aws: FakeAwsAdmin, s: EnrollSettings = settings) {
+  const observed = await observeInstallation({ roleName: s.roleName, queueName: s.queueName, groupNames: s.groupNames, hookName: s.hookName }, aws, new AbortController().signal);
+  return planEnrollment(s, observed);
+}
+
+describe('planEnrollment', () => {
+  it('plans a fresh installation and describes it without touching AWS (dry run)', async () => {
+    const aws = new FakeAwsAdmin({ groups: ['a', 'b'] });
+    const p = await plan(aws);
+    expect([p.role.action, p.policy.action, p.deadLetterQueue.action, p.queue.action, ...p.hooks.map((h) => h.action)]).toEqual(['create', 'create', 'create', 'create', 'create', 'create']);
+    expect(describePlan(p, settings)).toEqual([
+      'create IAM role \'lm-role\' trusted by autoscaling.amazonaws.com (tags managed-by=lifecycle-manager)',
+      `attach policy '${notificationPolicyArn('us-east-1')}' to role 'lm-role'`,
+      'create SQS queue \'lm-dlq\' (dead-letter queue, SSE-SQS, retention 1209600s, tags managed-by=lifecycle-manager)',
+      'create SQS queue \'lm\' (visibility timeout 60s, retention 172800s, SSE-SQS, redrive to \'lm-dlq\' after 5 receives, tags managed-by=lifecycle-manager)',
+      'create lifecycle hook \'lifecycle-manager\' on \'a\' (autoscaling:EC2_INSTANCE_TERMINATING, HeartbeatTimeout 300s, DefaultResult CONTINUE, notifying \'lm\')',
+      'create lifecycle hook \'lifecycle-manager\' on \'b\' (autoscaling:EC2_INSTANCE_TERMINATING, HeartbeatTimeout 300s, DefaultResult CONTINUE, notifying \'lm\')',
+    ]);
+    expect(aws.mutations()).toEqual([]);
+  });
+
+  it('upgrades an upstream installation: queue without dead-letter queue, hook left at ABANDON notifying the same queue', async () => {
+    const aws = new FakeAwsAdmin();
+    aws.addRole('lm-role', trustPolicy(), [notificationPolicyArn('us-east-1')], { 'managed-by': 'lifecycle-manager' });
+    aws.addQueue('lm', {}, { 'managed-by': 'lifecycle-manager' });
+    aws.addHook({ autoScalingGroupName: 'a', defaultResult: 'ABANDON', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:lm', roleArn: 'arn:aws:iam::123456789012:role/lm-role' });
+    aws.addHook({ autoScalingGroupName: 'b', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:someone-else', roleArn: 'arn:aws:iam::123456789012:role/lm-role' });
+    const p = await plan(aws);
+    expect(p.role.action).toBe('keep');
+    expect(p.policy.action).toBe('keep');
+    expect(p.deadLetterQueue.action).toBe('create');
+    // The dead-letter queue's future ARN follows from the queue's: the redrive difference is known before it exists.
+    expect(p.queue).toMatchObject({ action: 'differs' });
+    expect(p.queue.changes).toEqual(['VisibilityTimeout 30 → 60', 'MessageRetentionPeriod 345600 → 172800', 'SqsManagedSseEnabled unset → true', 'RedrivePolicy unset → lm-dlq after 5 receives']);
+    expect(p.hooks).toEqual([
+      { action: 'differs', autoScalingGroupName: 'a', changes: ['DefaultResult ABANDON → CONTINUE'], notifiesQueue: true },
+      { action: 'differs', autoScalingGroupName: 'b', changes: ['target someone-else → lm'], notifiesQueue: false },
+    ]);
+    expect(p.problems).toEqual([]);
+    const overwrite = await plan(aws, { ...settings, overwrite: true });
+    expect([overwrite.queue.action, ...overwrite.hooks.map((h) => h.action)]).toEqual(['update', 'update', 'update']);
+  });
+
+  it('knows a queue already redriving to its dead-letter queue is up to date', async () => {
+    const aws = new FakeAwsAdmin({ groups: ['a'] });
+    aws.addQueue('lm-dlq', { MessageRetentionPeriod: '1209600', SqsManagedSseEnabled: 'true' }, { 'managed-by': 'lifecycle-manager' });
+    aws.addQueue('lm', { ...queueAttributes(aws.queueState.get('lm-dlq')!.arn), SqsManagedSseEnabled: 'true' }, { 'managed-by': 'lifecycle-manager' });
+    const p = await plan(aws, { ...settings, groupNames: ['a'] });
+    expect([p.deadLetterQueue.action, p.queue.action]).toEqual(['keep', 'keep']);
+    expect(siblingArn('arn:aws:sqs:us-east-1:123456789012:lm', 'lm-dlq')).toBe('arn:aws:sqs:us-east-1:123456789012:lm-dlq');
+  });
+});

@@ -1,0 +1,189 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeLoadBalancers } from '../../test/unit/fakeLoadBalancers.js';
+import { AccessDeniedError } from '../lifecycle/errors.js';
+import type { DeregistrationRequest, EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
+import { createLogger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { createLoadBalancerDeregistrar } from './createDeregistrar.js';
+import type { DiscoveryMode } from './discovery.js';
+
+class Events implements EventRecorder {
+  readonly published: Array<{ node: string } & NodeEvent> = [];
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void {
+    this.published.push({ node: node.name, ...event });
+  }
+}
+
+function node(n: number, privateIp: string): NodeInfo {
+  return { name: `node-${n}`, uid: `uid-${n}`, instanceId: `i-${n}`, ready: 'True', privateIps: [privateIp], unschedulable: true, creationTimestamp: new Date(0) };
+}
+
+function world(mode: DiscoveryMode, types = { targetGroups: true, classicLoadBalancers: true }) {
+  const elb = new FakeLoadBalancers();
+  const events = new Events();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', format: 'text', write: (l) => lines.push(l) });
+  const deregistrar = createLoadBalancerDeregistrar(
+    { targetGroups: elb, classic: elb, trafficSources: elb },
+    { ...types, discovery: mode, scanTtlSeconds: 60, apiRatePerSecond: 1_000 },
+    { events, metrics, log },
+  );
+  const request = (n: number, extra: Partial<DeregistrationRequest> = {}): DeregistrationRequest =>
+    ({ instanceId: `i-${n}`, autoScalingGroupName: 'asg', node: node(n, `172.31.0.${n}`), podIps: [`10.1.${n}.1`], log: log.child(`i-${n}`), ...extra });
+  return { elb, events, metrics, lines, deregistrar, request };
+}
+
+const live = (): AbortSignal => new AbortController().signal;
+const value = async (m: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> => (await m.get()).values.reduce((a, v) => a + v.value, 0);
+
+async function run<T>(p: Promise<T>): Promise<T> {
+  void p.catch(() => undefined);
+  await vi.runAllTimersAsync();
+  return p;
+}
+
+describe('TargetDeregistrar', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => vi.useRealTimers());
+
+  it('takes the instance out of everything: every port of an attached group, a group registered by hand, its node and pod IPs in an ip group, a classic ELB', async () => {
+    const w = world('targeted+scan');
+    const attached = w.elb.addTargetGroup('attached', { delaySeconds: 5 });
+    const byHand = w.elb.addTargetGroup('by-hand', { delaySeconds: 2 });
+    const pods = w.elb.addTargetGroup('pods', { targetType: 'ip', delaySeconds: 1 });
+    const other = w.elb.addTargetGroup('other', { delaySeconds: 1 });
+    w.elb.sources.set('asg', { targetGroupArns: [attached], loadBalancerNames: ['classic'] });
+    w.elb.register(attached, 'i-1', 80);
+    w.elb.register(attached, 'i-1', 8080);
+    w.elb.register(byHand, 'i-1', 443);
+    w.elb.register(pods, '10.1.1.1', 8080);
+    w.elb.register(pods, '172.31.0.1', 9100);
+    w.elb.register(pods, '10.1.2.1', 8080); // another node's pod
+    w.elb.register(other, 'i-2', 80);
+    w.elb.addClassic('classic', ['i-1', 'i-2']);
+
+    const report = await run(w.deregistrar.deregister(w.request(1), live()));
+
+    expect(report).toEqual({ targetGroups: 3, classicLoadBalancers: 1 });
+    expect(w.elb.live(attached)).toEqual([]);
+    expect(w.elb.live(byHand)).toEqual([]);
+    expect(w.elb.live(pods).map((t) => `${t.id}:${t.port} ${t.state}`)).toEqual(['10.1.2.1:8080 healthy']);
+    expect(w.elb.live(other).map((t) => t.id)).toEqual(['i-2']);
+    expect([...w.elb.classic.get('classic')!]).toEqual(['i-2']);
+    expect(w.events.published.map((e) => `${e.node} ${e.reason}: ${e.message}`).sort()).toEqual([
+      'node-1 InstanceDeregisterSucceeded: instance i-1 has successfully deregistered from classic-elb classic',
+      'node-1 TargetDeregisterSucceeded: target 10.1.1.1:8080,172.31.0.1:9100 has successfully deregistered from target group pods',
+      'node-1 TargetDeregisterSucceeded: target i-1:443 has successfully deregistered from target group by-hand',
+      'node-1 TargetDeregisterSucceeded: target i-1:80,i-1:8080 has successfully deregistered from target group attached',
+    ]);
+    expect(await value(w.metrics.successfulLbDeregisters)).toBe(4);
+    expect(await value(w.metrics.failedLbDeregisters)).toBe(0);
+    expect((await w.metrics.lbDeregistrationWait.get()).values.find((v) => v.metricName?.endsWith('_count') && v.labels['type'] === 'target-group')?.value).toBe(3);
+  });
+
+  it('shares one region scan among concurrent events and merges their DeregisterTargets calls per group', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const groups = ['a', 'b', 'c'].map((name) => w.elb.addTargetGroup(name, { delaySeconds: 3 }));
+    for (let n = 1; n <= 20; n++) for (const g of groups.slice(0, 2)) w.elb.register(g, `i-${n}`, 80);
+
+    const reports = await run(Promise.all(Array.from({ length: 20 }, (_, i) => w.deregistrar.deregister(w.request(i + 1), live()))));
+
+    expect(reports.every((r) => r.targetGroups === 2)).toBe(true);
+    expect(w.elb.count('DescribeTargetGroups')).toBe(1);
+    expect(w.elb.count('DeregisterTargets')).toBe(2);
+    expect(w.elb.count('DescribeTargetGroupAttributes')).toBe(2);
+    expect(w.elb.count('DescribeTargetHealth')).toBe(3 + 2); // the scan (one per group) + one merged poll per group
+    expect(w.elb.count('DescribeTrafficSources')).toBe(0);
+  });
+
+  it('reuses a scan only while it is fresh, and never one that started before the node existed', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const g = w.elb.addTargetGroup('web', { delaySeconds: 0 });
+    w.elb.register(g, 'i-1', 80);
+    w.elb.register(g, 'i-2', 80);
+    await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(w.elb.count('DescribeTargetGroups')).toBe(1);
+    w.elb.register(g, 'i-3', 80);
+    await run(w.deregistrar.deregister(w.request(2), live())); // within the TTL: same scan
+    expect(w.elb.count('DescribeTargetGroups')).toBe(1);
+    const young = { ...node(3, '172.31.0.3'), creationTimestamp: new Date(Date.now()) };
+    await run(w.deregistrar.deregister(w.request(3, { node: young }), live()));
+    expect(w.elb.count('DescribeTargetGroups')).toBe(2);
+    expect(w.elb.live(g)).toEqual([]);
+  });
+
+  it('with targeted discovery asks only the Auto Scaling group\'s attachments, and leaves groups it was registered in by hand', async () => {
+    const w = world('targeted');
+    const attached = w.elb.addTargetGroup('attached', { delaySeconds: 1 });
+    const byHand = w.elb.addTargetGroup('by-hand', { delaySeconds: 1 });
+    w.elb.sources.set('asg', { targetGroupArns: [attached], loadBalancerNames: [] });
+    w.elb.register(attached, 'i-1', 80);
+    w.elb.register(byHand, 'i-1', 80);
+    await run(Promise.all([w.deregistrar.deregister(w.request(1), live()), w.deregistrar.deregister(w.request(2), live())]));
+    expect(w.elb.live(attached)).toEqual([]);
+    expect(w.elb.live(byHand).map((t) => t.id)).toEqual(['i-1']);
+    expect(w.elb.count('DescribeTargetGroups')).toBe(0);
+    expect(w.elb.count('DescribeTrafficSources')).toBe(1); // shared by both events of the group
+  });
+
+  it('skips a target group deleted mid-flow with a warning and still succeeds', async () => {
+    const w = world('targeted+scan');
+    const doomed = w.elb.addTargetGroup('doomed', { delaySeconds: 10 });
+    const kept = w.elb.addTargetGroup('kept', { delaySeconds: 1 });
+    w.elb.register(doomed, 'i-1', 80);
+    w.elb.register(kept, 'i-1', 80);
+    w.elb.onCall = (c) => { if (c.op === 'DeregisterTargets' && c.on === doomed) setTimeout(() => w.elb.deleteTargetGroup(doomed), 1_000); };
+
+    const report = await run(w.deregistrar.deregister(w.request(1), live()));
+
+    expect(report).toEqual({ targetGroups: 1, classicLoadBalancers: 0 });
+    expect(w.lines.some((l) => l.includes('level=warning') && l.includes('target group doomed no longer exists; skipping it'))).toBe(true);
+    expect(w.elb.live(kept)).toEqual([]);
+    expect(await value(w.metrics.failedLbDeregisters)).toBe(0);
+  });
+
+  it('fails the event on any other error, naming the load balancer, with a failure Event and metric; the others still finish', async () => {
+    const w = world('scan');
+    const broken = w.elb.addTargetGroup('broken', { delaySeconds: 1 });
+    const fine = w.elb.addTargetGroup('fine', { delaySeconds: 1 });
+    w.elb.register(broken, 'i-1', 80);
+    w.elb.register(fine, 'i-1', 80);
+    w.elb.onCall = (c) => {
+      if (c.op === 'DeregisterTargets' && c.on === broken) w.elb.failures.set('DeregisterTargets', [new AccessDeniedError('elasticloadbalancing:DeregisterTargets', 'User is not authorized')]);
+    };
+
+    const outcome = await run(w.deregistrar.deregister(w.request(1), live()).catch((e: unknown) => e as Error));
+
+    expect(outcome).toBeInstanceOf(Error);
+    expect((outcome as Error).message).toBe('load balancer deregistration failed: target group broken: access denied calling elasticloadbalancing:DeregisterTargets: User is not authorized');
+    expect(w.lines.some((l) => l.includes('level=error') && l.includes('failed to deregister from target group broken'))).toBe(true);
+    expect(w.events.published.map((e) => `${e.reason} ${e.type}`).sort()).toEqual(['TargetDeregisterFailed Warning', 'TargetDeregisterSucceeded Normal']);
+    expect(w.elb.live(fine)).toEqual([]);
+    expect(await value(w.metrics.failedLbDeregisters)).toBe(1);
+    expect(await value(w.metrics.successfulLbDeregisters)).toBe(1);
+  });
+
+  it('takes ip targets of the instance\'s own VPC only, when overlapping address ranges put the same IP in another VPC', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const instances = w.elb.addTargetGroup('instances', { vpcId: 'vpc-1', delaySeconds: 0 });
+    const mine = w.elb.addTargetGroup('pods-here', { targetType: 'ip', vpcId: 'vpc-1', delaySeconds: 0 });
+    const theirs = w.elb.addTargetGroup('pods-elsewhere', { targetType: 'ip', vpcId: 'vpc-2', delaySeconds: 0 });
+    w.elb.register(instances, 'i-1', 80);
+    w.elb.register(mine, '10.1.1.1', 8080);
+    w.elb.register(theirs, '10.1.1.1', 8080);
+    await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(w.elb.live(mine)).toEqual([]);
+    expect(w.elb.live(theirs).map((t) => t.id)).toEqual(['10.1.1.1']);
+  });
+
+  it('honours --deregister-target-types: classic-elb only never touches target groups', async () => {
+    const w = world('targeted+scan', { targetGroups: false, classicLoadBalancers: true });
+    const g = w.elb.addTargetGroup('web', { delaySeconds: 0 });
+    w.elb.register(g, 'i-1', 80);
+    w.elb.addClassic('classic', ['i-1']);
+    expect(await run(w.deregistrar.deregister(w.request(1), live()))).toEqual({ targetGroups: 0, classicLoadBalancers: 1 });
+    expect(w.elb.calls.filter((c) => c.op.includes('Target'))).toEqual([]);
+    expect(w.elb.live(g).map((t) => t.id)).toEqual(['i-1']);
+  });
+});
