@@ -3,6 +3,7 @@ import { ConfigError } from '../lifecycle/errors.js';
 import { DISCOVERY_MODES, type DiscoveryMode } from '../loadbalancing/discovery.js';
 import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
 import { parseListenAddress } from '../observability/httpServer.js';
+import { boolFrom, intFrom } from './flagValues.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
 
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
@@ -62,25 +63,12 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     const v = raw[attributeName(flag)];
     return typeof v === 'string' ? v.trim() : String(v ?? SERVE_FLAGS.find((f) => f.name === flag)?.defaultValue ?? '');
   };
-  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const s = str(flag);
-    if (!/^-?\d+$/u.test(s)) {
-      problems.push(`--${flag} must be a whole number, got "${s}"`);
-      return 0;
-    }
-    const n = Number(s);
-    if (n < min || n > max) problems.push(max === Number.MAX_SAFE_INTEGER ? `--${flag} must be >= ${min}, got ${n}` : `--${flag} must be between ${min} and ${max}, got ${n}`);
-    return n;
-  };
+  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number => intFrom(flag, str(flag), min, max, problems);
   const bool = (flag: string): boolean => {
     const v = raw[attributeName(flag)];
-    if (typeof v === 'boolean') return v;
-    const s = str(flag).toLowerCase();
-    if (['true', '1', 'yes', ''].includes(s)) return true;
-    if (['false', '0', 'no'].includes(s)) return false;
-    problems.push(`--${flag} must be true or false, got "${s}"`);
-    return false;
+    return boolFrom(flag, typeof v === 'boolean' ? v : str(flag), problems);
   };
+
 
   const localMode = str('local-mode');
   if (localMode && !existsSync(localMode)) problems.push(`--local-mode: provided kubeconfig path does not exist: ${localMode}`);

@@ -4,6 +4,8 @@
  */
 import { DLQ_SUFFIX, MANAGED_BY_TAG } from './desired.js';
 
+export { boolFrom, intFrom } from '../cli/flagValues.js';
+
 export type Problems = string[];
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -48,16 +50,6 @@ export function hookNameFrom(flag: string | undefined, problems: Problems): stri
   return name;
 }
 
-export function intFrom(flag: string, value: string | undefined, min: number, max: number, problems: Problems): number {
-  const s = (value ?? '').trim();
-  if (!/^-?\d+$/u.test(s)) {
-    problems.push(`--${flag} must be a whole number, got "${s}"`);
-    return 0;
-  }
-  const n = Number(s);
-  if (n < min || n > max) problems.push(max === Number.MAX_SAFE_INTEGER ? `--${flag} must be >= ${min}, got ${n}` : `--${flag} must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
 
 export function defaultResultFrom(flag: string, value: string | undefined, problems: Problems): 'CONTINUE' | 'ABANDON' {
   const v = (value ?? '').trim().toUpperCase();
@@ -66,14 +58,6 @@ export function defaultResultFrom(flag: string, value: string | undefined, probl
   return 'CONTINUE';
 }
 
-export function boolFrom(flag: string, value: string | boolean | undefined, problems: Problems): boolean {
-  if (typeof value === 'boolean') return value;
-  const s = (value ?? '').trim().toLowerCase();
-  if (['true', '1', 'yes', ''].includes(s)) return true;
-  if (['false', '0', 'no'].includes(s)) return false;
-  problems.push(`--${flag} must be true or false, got "${s}"`);
-  return false;
-}
 
 /** `--tags a=b,c=d` (repeatable); managed-by is reserved. IAM and SQS both allow 50 tags. */
 export function tagsFrom(values: readonly string[] | undefined, problems: Problems): Record<string, string> {
