@@ -35,7 +35,6 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     const controller = new AbortController();
     const stop = (signal: NodeJS.Signals): void => {
       if (controller.signal.aborted) return;
-      process.stderr.write(`time="${new Date().toISOString().replace(/\.\d{3}Z$/u, 'Z')}" level=info msg="received ${signal}; stopping"\n`);
       controller.abort(Object.assign(new Error(`received ${signal}`), { name: 'AbortError' }));
     };
     process.on('SIGTERM', stop);

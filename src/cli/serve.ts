@@ -45,6 +45,9 @@ export interface ServeEnvironment {
 /** Wires the service from a validated configuration and runs it until `shutdown` aborts. */
 export async function runServe(config: ServeConfig, build: BuildInfo, environment: ServeEnvironment): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  environment.shutdown.addEventListener('abort', () => {
+    log.info(`${environment.shutdown.reason instanceof Error ? environment.shutdown.reason.message : 'shutdown requested'}; stopping`);
+  }, { once: true });
   logConfiguration(log, config, build);
   if (config.kubectlPathSet !== undefined) {
     log.warn(`--kubectl-path=${config.kubectlPathSet} is ignored: lifecycle-manager drains through the Kubernetes API and needs no kubectl`);

@@ -74,6 +74,21 @@ describe('serve under load and at the edges', () => {
     expect(second.countLogs(new RegExp(`${victim!.instanceId}> (found event|resuming event)`, 'u'))).toBeGreaterThanOrEqual(1);
   });
 
+  it('answers /healthz and /readyz, warns once that --kubectl-path is unused, and logs JSON with the instance as a field', async () => {
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
+    const [victim] = world.instances;
+    const lm = await f.serve(world, [...FAST, '--log-format', 'json', '--kubectl-path', '/usr/local/bin/kubectl']);
+    expect((await fetch(`http://127.0.0.1:${lm.metricsPort}/healthz`)).status).toBe(200);
+    await eventually('ready', async () => (await fetch(`http://127.0.0.1:${lm.metricsPort}/readyz`)).status === 200, 10_000);
+    expect(lm.countLogs(/--kubectl-path=\/usr\/local\/bin\/kubectl is ignored/u)).toBe(1);
+    await world.terminate(victim!.instanceId);
+    const line = await lm.waitForLog(/"msg":"received termination event"/u, 30_000);
+    expect(JSON.parse(line)).toMatchObject({ level: 'info', instanceId: victim!.instanceId, asg: world.autoScalingGroupName });
+    await eventually('CONTINUE', async () => (await f.actions(victim!.instanceId))[0]?.result === 'CONTINUE', 30_000);
+    // Every line the service wrote is JSON (the SDK's own warnings are silenced in tests).
+    expect(lm.logs().filter((l) => l.startsWith('{')).length).toBe(lm.logs().length);
+  });
+
   it('exits 1 with one line naming queue and region when the queue does not exist', () => {
     const r = cli(['serve', '--queue-name', 'no-such-queue', '--region', 'us-east-1', '--local-mode', f.info.serviceKubeconfigPath, '--metrics-address', '127.0.0.1:0']);
     expect(r.code).toBe(1);
