@@ -185,6 +185,7 @@ export class LifecycleWorkflow {
       await this.steps.complete(action, 'CONTINUE', log, signal);
       const seconds = (Date.now() - receivedAtMs) / 1000;
       metrics.recordEventFinished('CONTINUE', seconds);
+      metrics.recordMessage('processed', 'continue');
       metrics.deadlineMarginSeconds.observe(Math.max(0, (deadlineMs - Date.now()) / 1000));
       publish(NodeEvents.lifecycleHookProcessed(action.requestId, action.instanceId, seconds));
       log.info(`event ${action.requestId} for instance ${action.instanceId} completed after ${seconds.toFixed(2)}s`);
@@ -198,6 +199,7 @@ export class LifecycleWorkflow {
       if (gone.signal.aborted || isActionGone(e)) {
         log.warn(`event ${action.requestId}: AWS no longer has an active lifecycle action for ${action.instanceId} (completed elsewhere or expired); stopping`);
         metrics.recordEventFinished('dropped', (Date.now() - receivedAtMs) / 1000);
+        metrics.recordMessage('processed', 'action_gone');
         return 'done';
       }
       const cause = signal.aborted ? `deadline reached before completion (${describeError(e)})` : describeError(e);
@@ -208,6 +210,7 @@ export class LifecycleWorkflow {
       await withTimeout([shutdown], 60_000, (s) => this.steps.complete(action, 'ABANDON', log, s)).catch((err: unknown) =>
         log.error(`completeLifecycleAction Failed, ${describeError(err)}`));
       metrics.recordEventFinished('ABANDON', seconds);
+      metrics.recordMessage('processed', 'abandon');
       return 'done';
     } finally {
       finished.abort();

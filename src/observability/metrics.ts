@@ -61,11 +61,13 @@ export class Metrics {
     }
   }
 
+  /**
+   * Counts what was done with a message and why. Everything but a processed action (CONTINUE, ABANDON, or AWS no
+   * longer having it) and a duplicate joining an action in flight also counts as upstream's "rejected" event.
+   */
   recordMessage(outcome: MessageOutcome, reason: string): void {
     this.messages.inc({ outcome, reason });
-    if (outcome === 'deleted' || outcome === 'left_for_redelivery' || outcome === 'released') {
-      if (reason !== 'completed') this.rejectedEvents.inc();
-    }
+    if (outcome !== 'processed' && outcome !== 'duplicate') this.rejectedEvents.inc();
   }
 
   private gauge(name: string, help: string): Gauge {

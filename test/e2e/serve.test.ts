@@ -52,6 +52,8 @@ describe('serve', () => {
     expect(await lm.metric('lifecycle_manager_successful_node_delete_total')).toBe(1);
     expect(await lm.metric('lifecycle_manager_terminating_instances_count')).toBe(0);
     expect(await lm.metric('lifecycle_manager_messages_total', { outcome: 'deleted', reason: 'test_notification' })).toBe(1);
+    expect(await lm.metric('lifecycle_manager_messages_total', { outcome: 'processed', reason: 'continue' })).toBe(1);
+    expect(await lm.metric('lifecycle_manager_rejected_events_total')).toBe(1); // the test notification
   });
 
   it('retries a drain blocked by a PodDisruptionBudget and succeeds on the second attempt once the budget allows it', async () => {
