@@ -20,12 +20,12 @@ export interface AdminAws extends AwsAdmin {
 }
 
 /**
- * Clients as serve builds them: adaptive retries and call counting; the region from the flag (IAM and STS are
+ * Clients as serve builds them: standard retries and call counting; the region from the flag (IAM and STS are
  * global but take it too); the endpoint only through the SDK's own AWS_ENDPOINT_URL* variables.
  */
 export function createAdminAws(region: string): AdminAws {
   const metrics = new Metrics({ defaultMetrics: false });
-  const common = { region, retryMode: 'adaptive' as const, maxAttempts: 3 };
+  const common = { region, retryMode: 'standard' as const, maxAttempts: 3 };
   const iam = countCalls(new IAMClient(common), 'iam', metrics);
   const sts = countCalls(new STSClient(common), 'sts', metrics);
   const sqs = countCalls(new SQSClient(common), 'sqs', metrics);

@@ -22,13 +22,16 @@ export interface AwsClientOptions {
 const CREDENTIALS_REREAD_MS = 5 * 60_000;
 
 /**
- * SDK v3 clients with adaptive retries (client-side rate limiting when AWS throttles) and call counting. The
+ * SDK v3 clients with the standard retry mode and call counting. Not 'adaptive': its client-side rate limiter
+ * slows every call of a client after throttling, so throttled Describe* calls could starve the heartbeats that keep
+ * hooks alive (seen on the fault-injection test: hooks expired). Throttling is paced per call site instead
+ * (heartbeat and completion retries, the load balancers' token buckets). The
  * endpoint is never set here: the SDK's standard AWS_ENDPOINT_URL* variables are the only override.
  */
 export function createAwsClients(options: AwsClientOptions, metrics: Metrics): AwsClients {
   const common = {
     region: options.region,
-    retryMode: 'adaptive' as const,
+    retryMode: 'standard' as const,
     maxAttempts: 3,
     ...(options.refreshExpiredCredentials ? { credentials: rereadingSharedCredentials(options.env) } : {}),
   };

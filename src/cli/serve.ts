@@ -78,6 +78,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     },
     withDeregister: config.withDeregister,
     nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
+    nodeLabels: config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {},
     store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { LifecycleAction } from '../lifecycle/action.js';
+import { TransientError } from '../lifecycle/errors.js';
 import type { ActionPhase, ActionRecord, ActionStore, ClaimResult } from '../lifecycle/ports.js';
 import { type KubeClients, withSignal } from './apiClients.js';
 import { isConflict, isNotFound, toDomainError } from './errors.js';
@@ -16,6 +17,7 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'lifecycle-manager' };
  */
 export class LeaseActionStore implements ActionStore {
   private readonly seen = new Map<string, k8s.V1Lease>();
+  private readonly renewing = new Map<string, Promise<'renewed' | 'lost'>>();
   private readonly queueLabel: string;
 
   constructor(
@@ -55,10 +57,23 @@ export class LeaseActionStore implements ActionStore {
     return { status: 'held-elsewhere', holder };
   }
 
-  async renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
+  /**
+   * Renews one action's Lease. Renewals of the same action are serialised (the periodic renewal and the one
+   * before completing must not race each other into conflicts); a conflict is re-read and retried, and only a
+   * Lease that another replica now holds, or that is gone, counts as lost.
+   */
+  renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
+    const previous = this.renewing.get(action.instanceId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.renewNow(action, phase, signal));
+    this.renewing.set(action.instanceId, next);
+    void next.finally(() => { if (this.renewing.get(action.instanceId) === next) this.renewing.delete(action.instanceId); }).catch(() => undefined);
+    return next;
+  }
+
+  private async renewNow(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
     let lease = this.seen.get(action.instanceId) ?? (await this.read(action, signal));
-    for (let attempt = 0; attempt < 2 && lease; attempt++) {
-      if (lease.spec?.holderIdentity !== this.identity) return 'lost';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!lease || lease.spec?.holderIdentity !== this.identity) return 'lost';
       const next = structuredClone(lease);
       next.spec = { ...next.spec, renewTime: new Date(this.now()) };
       if (phase) next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [`${PREFIX}/phase`]: phase } };
@@ -71,7 +86,7 @@ export class LeaseActionStore implements ActionStore {
         lease = await this.read(action, signal);
       }
     }
-    return 'lost';
+    throw new TransientError(`renew lease for ${action.instanceId}: it kept changing under us`, false);
   }
 
   async release(action: LifecycleAction, signal: AbortSignal): Promise<void> {

@@ -19,6 +19,8 @@ export interface StepDeps {
   readonly drainSlots: Semaphore;
   readonly withDeregister: boolean;
   readonly nodeJoinTimeoutSeconds: number;
+  /** Labels set together with the cordon: the exclude-from-load-balancer labels when --with-deregister. */
+  readonly nodeLabels: Readonly<Record<string, string>>;
 }
 
 /**
@@ -49,6 +51,15 @@ export class ActionSteps {
         dispose();
       }
     });
+  }
+
+  /**
+   * Cordons the node and sets the exclusion labels at once, before deregistration and before waiting for a drain
+   * slot: nothing new is scheduled there and no controller re-adds it to a load balancer meanwhile. Idempotent.
+   */
+  async cordon(node: NodeInfo, log: Logger, signal: AbortSignal): Promise<void> {
+    const result = await retryUntil(() => this.deps.cluster.cordon(node.name, this.deps.nodeLabels, signal), signal);
+    log.info(result === 'gone' ? `node/${node.name} no longer exists` : `cordoned node/${node.name}${Object.keys(this.deps.nodeLabels).length > 0 ? ' and labelled it to be excluded from load balancers' : ''}`);
   }
 
   /** Drains within a --max-drain-concurrency slot; throws when the drain (and its escalation) failed. */

@@ -58,7 +58,7 @@ function setup(overrides: Partial<WorkflowConfig> = {}, nodes: NodeDirectory = {
   const shutdown = new AbortController();
   const workflow = new LifecycleWorkflow({
     config: { verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: 'before-drain', queueHasRedrivePolicy: false, retryLaterSeconds: 30, ...overrides },
-    withDeregister: false, nodeJoinTimeoutSeconds: joinSeconds, store: undefined, scope: { clusterName: undefined, isOurs: async () => true },
+    withDeregister: false, nodeJoinTimeoutSeconds: joinSeconds, nodeLabels: {}, store: undefined, scope: { clusterName: undefined, isOurs: async () => true },
     autoScaling, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: 1, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: 1, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
     deregistrar: undefined, events: { publish: (_n, e) => events.push(e) }, metrics: new Metrics({ defaultMetrics: false }),
@@ -73,7 +73,7 @@ describe('LifecycleWorkflow', () => {
     const t = setup();
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
-    expect(t.cluster.cordoned).toEqual(['n1']); // DrainInitiation
+    expect(t.cluster.cordoned).toEqual(['n1', 'n1']); // at once on receipt, and again by the drain (idempotent)
     expect(t.cluster.deletedNodes).toEqual(['n1']); // node deleted only after the drain
     expect(t.autoScaling.completions).toEqual(['CONTINUE']);
     expect(t.autoScaling.heartbeats).toBeGreaterThanOrEqual(1);

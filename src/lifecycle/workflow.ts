@@ -119,7 +119,7 @@ export class LifecycleWorkflow {
       }
       if (claim.resumedFrom) log.info(`resuming event ${action.requestId} from phase ${claim.resumedFrom}${claim.previousHolder ? ` (previously held by ${claim.previousHolder})` : ''}`);
       else log.info('received termination event');
-      const outcome = await this.process(action, verdict.hook.heartbeatTimeoutSeconds, deadlineMs, receivedAtMs, log);
+      const outcome = await this.process(action, verdict.hook.heartbeatTimeoutSeconds, deadlineMs, receivedAtMs, claim.resumedFrom, log);
       if (outcome === 'shutdown') {
         settle = releaseAll(0);
         await withTimeout([], SETTLE_TIMEOUT_MS, (signal) => store?.handOver(action, signal) ?? Promise.resolve()).catch(() => undefined);
@@ -147,7 +147,7 @@ export class LifecycleWorkflow {
   }
 
   /** Runs a claimed action to CONTINUE (or ABANDON). */
-  private async process(action: LifecycleAction, heartbeatTimeoutSeconds: number, deadlineMs: number, receivedAtMs: number, log: Logger): Promise<Outcome> {
+  private async process(action: LifecycleAction, heartbeatTimeoutSeconds: number, deadlineMs: number, receivedAtMs: number, resumedFrom: ActionPhase | undefined, log: Logger): Promise<Outcome> {
     const { metrics, shutdown, store } = this.deps;
     const gone = new AbortController();
     const lost = new AbortController();
@@ -165,8 +165,11 @@ export class LifecycleWorkflow {
     const publish = (event: NodeEvent): void => { if (node) this.deps.events.publish(node, event); };
     try {
       phase = 'awaiting-node';
-      node = await this.steps.awaitNode(action, log, signal);
+      // Resumed after the drain, the Node may already be deleted: do not wait for it to register again.
+      const drained = resumedFrom === 'deleting-node' || resumedFrom === 'completing';
+      node = drained ? this.deps.nodes.findByInstanceId(action.instanceId) : await this.steps.awaitNode(action, log, signal);
       publish(NodeEvents.lifecycleHookReceived(action.requestId, action.instanceId, action.autoScalingGroupName));
+      if (node && !drained) await this.steps.cordon(node, log, signal);
       if (this.deps.config.deregisterOrder === 'before-drain') {
         phase = 'deregistering';
         await this.steps.deregister(action, node, log, signal);
@@ -180,8 +183,13 @@ export class LifecycleWorkflow {
       phase = 'deleting-node';
       if (node) await this.steps.deleteNode(node, log, publish, signal);
       phase = 'completing';
-      await store?.renew(action, phase, signal).then((r) => { if (r === 'lost') lost.abort(); });
-      if (lost.signal.aborted) return 'lost';
+      // Make sure no other replica took the action over before completing it. A failure to ask is no reason to
+      // stop: at worst two replicas complete it and AWS rejects the second.
+      const ownership = await store?.renew(action, phase, signal).catch((e: unknown) => {
+        log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`);
+        return 'renewed' as const;
+      });
+      if (ownership === 'lost' || lost.signal.aborted) return 'lost';
       await this.steps.complete(action, 'CONTINUE', log, signal);
       const seconds = (Date.now() - receivedAtMs) / 1000;
       metrics.recordEventFinished('CONTINUE', seconds);

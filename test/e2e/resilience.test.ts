@@ -182,6 +182,7 @@ describe('no event lost, duplicated or forged', () => {
     const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
     const [late] = world.instances;
     await f.kubelet.core.deleteNode({ name: late!.nodeName });
+    await eventually('the node to be gone', async () => !(await world.nodeExists(late!.nodeName)), 10_000);
     const lm = await f.serve(world, [...FAST, '--node-join-timeout', '60']);
     await world.terminate(late!.instanceId);
     await lm.waitForLog(/has no Node yet; waiting up to 60s for it to register/u, 30_000);
