@@ -108,6 +108,20 @@ describe('serve', () => {
     expect(await world.nodeExists(victim!.nodeName)).toBe(false);
   });
 
+  it('leaves a malformed message for the dead-letter queue when the queue has a redrive policy', async () => {
+    const { CreateQueueCommand, GetQueueAttributesCommand: Attributes } = await import('@aws-sdk/client-sqs');
+    const dlqUrl = (await f.aws.sqs.send(new CreateQueueCommand({ QueueName: `dlq-${Date.now()}` }))).QueueUrl!;
+    const dlqArn = (await f.aws.sqs.send(new Attributes({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!['QueueArn']!;
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30, queueAttributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: '2' }) } });
+    const lm = await f.serve(world, FAST);
+    await world.sendRaw('not json at all');
+
+    await eventually('the poison message in the dead-letter queue', async () => (await queueDepth(dlqUrl)) === 1, 30_000);
+    expect(await queueDepth(world.queueUrl)).toBe(0);
+    expect(lm.countLogs(/malformed message .*leaving it for the dead-letter queue/u)).toBe(2); // received twice, then moved by SQS
+    expect(await lm.metric('lifecycle_manager_messages_total', { outcome: 'left_for_redelivery', reason: 'not_json' })).toBe(2);
+  });
+
   it('deletes a test notification and a malformed message exactly once each, without looping', async () => {
     const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
     const lm = await f.serve(world, [...FAST, '--visibility-timeout', '10']);
