@@ -36,10 +36,11 @@ import (
 
 // Static bearer tokens. "admin" is cluster-admin (system:masters). The service identity has no
 // permissions until a test binds the product's own ClusterRole to it, so RBAC is exercised for real.
-// "limited" exists for tests that need a second, deliberately under-privileged identity.
+// "limited" has no permissions at all; "partial" is for tests that bind it a role with one verb missing.
 const tokens = `admin-token,admin,admin,"system:masters"
 lifecycle-manager-token,system:serviceaccount:lifecycle-manager:lifecycle-manager,lifecycle-manager,"system:serviceaccounts,system:serviceaccounts:lifecycle-manager,system:authenticated"
 limited-token,system:serviceaccount:lifecycle-manager:limited,limited,"system:serviceaccounts,system:serviceaccounts:lifecycle-manager,system:authenticated"
+partial-token,system:serviceaccount:lifecycle-manager:partial,partial,"system:serviceaccounts,system:serviceaccounts:lifecycle-manager,system:authenticated"
 `
 
 func main() {
@@ -157,10 +158,12 @@ users:
 - {name: admin, user: {token: admin-token}}
 - {name: lifecycle-manager, user: {token: lifecycle-manager-token}}
 - {name: limited, user: {token: limited-token}}
+- {name: partial, user: {token: partial-token}}
 contexts:
 - {name: admin, context: {cluster: test, user: admin}}
 - {name: lifecycle-manager, context: {cluster: test, user: lifecycle-manager}}
 - {name: limited, context: {cluster: test, user: limited}}
+- {name: partial, context: {cluster: test, user: partial}}
 current-context: admin
 `, port, base64.StdEncoding.EncodeToString(ca)))
 }

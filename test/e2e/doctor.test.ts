@@ -4,7 +4,9 @@ import { describePermission, servicePermissions } from '../../src/kube/permissio
 import { testAwsClients } from '../harness/awsClients.js';
 import { createEmptyGroups } from '../harness/autoScalingGroups.js';
 import { runCli } from '../harness/cli.js';
+import { adminKubeConfig } from '../harness/infra.js';
 import { REGION, motoAwsEnv } from '../harness/moto.js';
+import { PARTIAL_USER, bindClusterRole, bindRole, shippedClusterRoleRules, shippedRoleRules } from '../harness/rbac.js';
 
 const info = inject('harness');
 const aws = testAwsClients(info.motoEndpoint);
@@ -51,6 +53,18 @@ describe('doctor', () => {
     expect(run.stdout).toContain('denied for kubeconfig context \'limited\' (delete the Node after the drain)');
     expect(run.stdout).toContain('fix: add {apiGroups: [""], resources: ["nodes"], verbs: ["delete"]} to the ClusterRole bound to kubeconfig context \'limited\'');
     expect(run.errorLines).toEqual([expect.stringMatching(new RegExp(`^lifecycle-manager: doctor: \\d+ checks: \\d+ passed, ${KUBE.length} failed, 1 skipped; see the fixes above$`, 'u'))]);
+  });
+
+  it('fails exactly the one verb missing from an otherwise complete ClusterRole, with the rule to add', async () => {
+    const i = await enrolled();
+    const admin = adminKubeConfig(info);
+    const rules = shippedClusterRoleRules(info.repoRoot).map((r) => (r.resources?.includes('nodes') ? { ...r, verbs: r.verbs.filter((v) => v !== 'delete') } : r));
+    await bindClusterRole(admin, 'lifecycle-manager-without-node-delete', rules, PARTIAL_USER);
+    await bindRole(admin, 'lifecycle-manager', 'lifecycle-manager-partial', shippedRoleRules(info.repoRoot), PARTIAL_USER);
+    const run = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--target-scaling-groups', i.groups.join(','), '--local-mode', info.partialKubeconfigPath);
+    expect(run.code).toBe(1);
+    expect(rows(run.stdout).filter(([mark]) => mark === '✗').map(([, check]) => check)).toEqual(['RBAC: delete nodes']);
+    expect(run.stdout).toContain('fix: add {apiGroups: [""], resources: ["nodes"], verbs: ["delete"]} to the ClusterRole bound to kubeconfig context \'partial\'');
   });
 
   it('fails a missing queue with the enroll command that creates it, and exits non-zero', async () => {

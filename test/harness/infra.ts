@@ -18,6 +18,8 @@ export interface HarnessInfo {
   readonly adminKubeconfigPath: string;
   readonly serviceKubeconfigPath: string;
   readonly limitedKubeconfigPath: string;
+  /** An identity with no permissions until a test binds it some (one verb short of the shipped role, say). */
+  readonly partialKubeconfigPath: string;
   readonly motoEndpoint: string;
   readonly workDir: string;
   readonly apiserverPort: number;
@@ -53,11 +55,13 @@ export async function startHarness(): Promise<Harness> {
   writeFileSync(serviceKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'lifecycle-manager'));
   const limitedKubeconfigPath = join(workDir, 'limited.kubeconfig');
   writeFileSync(limitedKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'limited'));
+  const partialKubeconfigPath = join(workDir, 'partial.kubeconfig');
+  writeFileSync(partialKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'partial'));
   void LIMITED_USER;
   return {
     cluster, moto,
     info: {
-      repoRoot, adminKubeconfigPath: cluster.kubeconfigPath, serviceKubeconfigPath, limitedKubeconfigPath,
+      repoRoot, adminKubeconfigPath: cluster.kubeconfigPath, serviceKubeconfigPath, limitedKubeconfigPath, partialKubeconfigPath,
       motoEndpoint: moto.endpoint, workDir, apiserverPort: cluster.port,
     },
     stop: async () => {

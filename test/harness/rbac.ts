@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 
 export const SERVICE_USER = 'system:serviceaccount:lifecycle-manager:lifecycle-manager';
 export const LIMITED_USER = 'system:serviceaccount:lifecycle-manager:limited';
+export const PARTIAL_USER = 'system:serviceaccount:lifecycle-manager:partial';
 
 /** The ClusterRole rules the Helm chart ships (one file, shared with the chart). */
 export function shippedClusterRoleRules(repoRoot: string): k8s.V1PolicyRule[] {
