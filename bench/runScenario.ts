@@ -4,7 +4,7 @@ import { testAwsClients } from '../test/harness/awsClients.js';
 import { type Harness, adminKubeConfig, eventually, startHarness } from '../test/harness/infra.js';
 import { FakeKubelet } from '../test/harness/kubelet.js';
 import { type KubeRequestLog, startKubeRequestLog } from '../test/harness/kubeRequestLog.js';
-import { type LifecycleManagerProcess, startLifecycleManager } from '../test/harness/lifecycleManager.js';
+import { type LifecycleManagerProcess, startLifecycleManager, sumMetric } from '../test/harness/lifecycleManager.js';
 import { loadBalancerFixtures } from '../test/harness/loadBalancers.js';
 import { motoAwsEnv } from '../test/harness/moto.js';
 import { buildWorld } from '../test/harness/world.js';
@@ -58,6 +58,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
 
     recorder = await startKubeRequestLog({
       kubeconfigPath: info.serviceKubeconfigPath, outputKubeconfigPath: join(info.workDir, 'recorded-service.kubeconfig'),
+      tls: { certFile: join(harness.cluster.dir, 'serving.crt'), keyFile: join(harness.cluster.dir, 'serving.key') },
       captureBody: (method, url) => (method === 'POST' && /\/leases(\?|$)/u.test(url)) || (method === 'PATCH' && url.startsWith('/api/v1/nodes/')),
     });
     const nodeOf = new Map(world.instances.map((i) => [i.instanceId, i.nodeName]));
@@ -73,6 +74,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     const metricsBefore = await service.metricsText();
     const cpuBefore = cpuSeconds(pid);
     const requestsBefore = recorder.requests.length;
+    const connectionsBefore = recorder.connections();
     poller = new ActionPoller(info.motoEndpoint, world.autoScalingGroupName, spec.actionPollMs);
     if (spec.measureOvershoot) targetPoll = new TargetStatePoll(aws.elbv2, groups[0]!, { id: world.instances[0]!.instanceId, port: 80 }, 100);
 
@@ -94,7 +96,10 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     const metricsAfter = await service.metricsText();
     const cpu = cpuSeconds(pid) - cpuBefore;
     const rss = peakRssMib(pid);
+    const mib = (name: string): string => (sumMetric(metricsAfter, name) / 2 ** 20).toFixed(1);
+    note(`${spec.name}: service memory at the end: peak RSS ${rss} MiB, RSS now ${mib('process_resident_memory_bytes')} MiB, V8 heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB`);
     const windowRequests = recorder.requests.slice(requestsBefore);
+    note(`${spec.name}: the service made ${windowRequests.length} Kubernetes requests over ${recorder.connections() - connectionsBefore} new TLS connections in the window`);
     await poller.stop();
     await targetPoll?.stop();
     pods.stop();
@@ -145,6 +150,7 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
   const receiptToCordon: number[] = [];
   const completionOverhead: number[] = [];
   let lateness: number | null = null;
+  let worst: { instanceId: string; points: number[] } | undefined;
   const results: Record<string, number> = {};
   for (const a of actions) {
     const outcome = a.resultSource === 'complete' ? a.result ?? 'unknown' : `${a.result ?? 'none'} (${a.resultSource ?? 'pending'})`;
@@ -163,7 +169,9 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
       completionOverhead.push(a.completedAtMs - Math.max(podsGoneAt, targetsOutAt));
     }
     const end = a.completedAtMs ?? Date.now();
-    lateness = Math.max(lateness ?? 0, heartbeatLatenessSeconds(a.startedAtMs, [...a.heartbeatsAtMs], end, a.heartbeatTimeoutSeconds));
+    const late = heartbeatLatenessSeconds(a.startedAtMs, [...a.heartbeatsAtMs], end, a.heartbeatTimeoutSeconds);
+    if (lateness === null || late > lateness) worst = { instanceId: a.instanceId, points: [a.startedAtMs, ...[...a.heartbeatsAtMs].sort((x, y) => x - y), end] };
+    lateness = Math.max(lateness ?? 0, late);
   }
 
   const awsBy = delta(counterSamples(o.metricsBefore, AWS_CALLS, ['service', 'operation']), counterSamples(o.metricsAfter, AWS_CALLS, ['service', 'operation']));
@@ -195,6 +203,12 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
     deregistration_overshoot_s: overshoot,
     results,
   };
+  if (worst && (lateness ?? 0) > 0) {
+    const at = worst.points.map((p) => `+${((p - worst!.points[0]!) / 1000).toFixed(1)}s`);
+    note(`${spec.name}: latest heartbeat: ${worst.instanceId} — started, heartbeats at ${at.slice(1, -1).join(' ')}, ended ${at.at(-1)}; receipt ${received.has(worst.instanceId) ? `+${((received.get(worst.instanceId)! - worst.points[0]!) / 1000).toFixed(1)}s` : 'unknown'}`);
+  }
+  const queueLag = percentiles(actions.flatMap((a) => (received.has(a.instanceId) ? [received.get(a.instanceId)! - a.startedAtMs] : [])));
+  note(`${spec.name}: from the emulator starting an action to the service receiving its message: p50 ${queueLag.p50} ms, p99 ${queueLag.p99} ms`);
   const unseen = actions.reduce((n, a) => n + a.unseenHeartbeats, 0);
   if (unseen > 0) note(`${spec.name}: ${unseen} heartbeat(s) fell between two polls; lateness is computed without them (it can only be overstated)`);
   note(`${spec.name}: per-event timings measured for ${receiptToCordon.length} (receipt→cordon) and ${completionOverhead.length} (completion overhead) of ${spec.events} events; pod LISTs by node ${lists.podsOnNodeLists}, all-pods ${lists.allPodsLists}; node LISTs ${lists.allNodesLists}, node watches ${lists.nodeWatches} in the window`);

@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { Agent, request as httpsRequest } from 'node:https';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, type Server, createServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 
@@ -22,6 +22,8 @@ export interface KubeRequestLog {
   readonly kubeconfigPath: string;
   /** Every request so far, in arrival order. */
   readonly requests: readonly RecordedKubeRequest[];
+  /** TLS connections the client has opened to the recorder so far (connection reuse shows as fewer than requests). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -30,14 +32,20 @@ export interface KubeRequestLogOptions {
   readonly kubeconfigPath: string;
   /** Where to write the kubeconfig that points at the recorder. */
   readonly outputKubeconfigPath: string;
+  /**
+   * The apiserver's own serving certificate and key (`<cluster dir>/serving.crt|key`): the recorder serves TLS with
+   * them, so the service keeps its kubeconfig's CA and does exactly the TLS work it would do against the apiserver.
+   */
+  readonly tls: { readonly certFile: string; readonly keyFile: string };
   /** Which requests to keep the body of (bodies are small JSON documents). */
   readonly captureBody?: (method: string, url: string) => boolean;
 }
 
 /**
  * A recording reverse proxy on 127.0.0.1 in front of the real apiserver, like `kubectl proxy` but passing the
- * client's own credentials through: the service under test talks plain HTTP to it and it forwards every request over
- * TLS unchanged, streaming responses (watches included), and records method, path with query, timing and status.
+ * client's own credentials through: the service under test talks TLS to it (same certificate as the apiserver's) and
+ * it forwards every request unchanged, streaming responses (watches included), and records method, path with query,
+ * timing and status.
  * It lets a test see what the service's own call counter cannot tell apart, e.g. a pod LIST with a
  * `spec.nodeName` field selector from one of every pod in the cluster.
  */
@@ -80,7 +88,9 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
     req.pipe(out);
   };
 
-  const server: Server = createServer(forward);
+  const server: Server = createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, forward);
+  let connections = 0;
+  server.on('secureConnection', () => { connections++; });
   server.requestTimeout = 0; // watches stay open for many minutes
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
@@ -91,7 +101,7 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
 
   const proxied = new k8s.KubeConfig();
   proxied.loadFromOptions({
-    clusters: [{ name: 'recorder', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }], // client-node accepts http:// only with this set
+    clusters: [{ name: 'recorder', server: `https://127.0.0.1:${port}`, skipTLSVerify: false, ...(cluster.caData ? { caData: cluster.caData } : {}) }],
     users: [user],
     contexts: [{ name: 'recorder', cluster: 'recorder', user: user.name }],
     currentContext: 'recorder',
@@ -101,6 +111,7 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
   return {
     kubeconfigPath: options.outputKubeconfigPath,
     requests,
+    connections: () => connections,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -84,7 +84,9 @@ export class FakeKubelet {
         ...(spec.emptyDir ? { volumes: [{ name: 'scratch', emptyDir: {} }] } : {}),
       },
     } });
-    const ip = `10.${this.nodes.get(spec.nodeName)?.podCidrIndex ?? 0}.0.${this.podIpCounter++ % 250}`;
+    // 10.<n>.0.x for the first 255 nodes; past that the third octet takes the overflow, so IPs stay valid.
+    const cidr = this.nodes.get(spec.nodeName)?.podCidrIndex ?? 0;
+    const ip = `10.${cidr % 256}.${Math.floor(cidr / 256) % 256}.${this.podIpCounter++ % 250}`;
     const now = new Date();
     pod.status = {
       phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '172.31.0.1',

@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { listCounts } from '../../bench/extract.js';
+import { counterSamples, delta, sum } from '../../bench/figures.js';
+import { testAwsClients } from '../harness/awsClients.js';
+import { adminKubeConfig, eventually } from '../harness/infra.js';
+import { FakeKubelet } from '../harness/kubelet.js';
+import { type KubeRequestLog, startKubeRequestLog } from '../harness/kubeRequestLog.js';
+import { type LifecycleManagerProcess, startLifecycleManager } from '../harness/lifecycleManager.js';
+import { loadBalancerFixtures } from '../harness/loadBalancers.js';
+import { type Moto, motoAwsEnv, startMoto } from '../harness/moto.js';
+import { buildWorld } from '../harness/world.js';
+
+/**
+ * The deterministic part of the benchmark (bench/README.md, scenario S1) as an ordinary test: a scaled-down burst
+ * must stay within fixed per-event budgets of AWS and Kubernetes calls, and never LIST every node or every pod for an
+ * event. It runs on its own moto, so the region it scans holds exactly its own target groups whatever other test
+ * files do meanwhile; the apiserver is the shared one, seen through a recording proxy (test/harness/kubeRequestLog.ts)
+ * that tells a per-node pod LIST from one of the whole cluster. Only counts are asserted, never times.
+ */
+const EVENTS = 20;
+const TARGET_GROUPS = 40;
+const PODS_PER_NODE = 2;
+/** The issue's S1 budget: AWS calls per event, heartbeats excluded (their number grows with time, not with work). */
+const AWS_CALLS_PER_EVENT = 12;
+/**
+ * Kubernetes calls per event. Measured 19: the action's Lease (get, create, one renewal, delete), two cordon PATCHes
+ * (at receipt and in the drain attempt), four per-node pod LISTs, one eviction per pod, six Node Events, one Node
+ * delete. The budget leaves room for a slow machine's extra drain polls, not for a call per pod or node of the cluster.
+ */
+const KUBE_CALLS_PER_EVENT = 25;
+
+const info = inject('harness');
+let moto: Moto;
+let recorder: KubeRequestLog;
+let kubelet: FakeKubelet;
+let service: LifecycleManagerProcess | undefined;
+
+beforeAll(async () => {
+  const { ensureMoto } = (await import(join(info.repoRoot, 'scripts', 'testinfra.mjs'))) as { ensureMoto(): string };
+  moto = await startMoto(ensureMoto(), info.repoRoot, { logFile: join(info.workDir, 'moto-call-budget.log') });
+  recorder = await startKubeRequestLog({
+    kubeconfigPath: info.serviceKubeconfigPath, outputKubeconfigPath: join(info.workDir, 'call-budget.kubeconfig'),
+    tls: { certFile: join(info.workDir, 'cluster', 'serving.crt'), keyFile: join(info.workDir, 'cluster', 'serving.key') },
+  });
+  kubelet = new FakeKubelet(adminKubeConfig(info), { graceScale: 0.05 });
+  await kubelet.start();
+});
+
+afterAll(async () => {
+  await service?.stop();
+  kubelet?.stop();
+  await recorder?.close();
+  await moto?.stop();
+});
+
+describe('call budget per event (scaled-down S1 burst)', () => {
+  it(`${EVENTS} simultaneous terminations, ${TARGET_GROUPS} target groups in the region with 2 holding each instance: at most ${AWS_CALLS_PER_EVENT} AWS and ${KUBE_CALLS_PER_EVENT} Kubernetes calls per event, no LIST of all nodes or all pods`, async () => {
+    const aws = testAwsClients(moto.endpoint);
+    const world = await buildWorld(aws, kubelet, { instances: EVENTS, heartbeatTimeoutSeconds: 60, podsPerNode: PODS_PER_NODE });
+    const lb = loadBalancerFixtures(aws);
+    const groups: string[] = [];
+    for (let g = 0; g < TARGET_GROUPS; g++) groups.push(await lb.targetGroup(`budget-${g}-${world.id}`, { deregistrationDelaySeconds: 1 }));
+    // Instance k is in groups 2k and 2k+1: every group holds one instance, so no call can be shared between events.
+    for (const [k, instance] of world.instances.entries()) {
+      for (const arn of [groups[(2 * k) % TARGET_GROUPS]!, groups[(2 * k + 1) % TARGET_GROUPS]!]) await lb.register(arn, [{ id: instance.instanceId, port: 80 }]);
+    }
+    expect(await lb.targetGroupCount()).toBe(TARGET_GROUPS);
+    service = await startLifecycleManager({
+      repoRoot: info.repoRoot, kubeconfigPath: recorder.kubeconfigPath, queueName: world.queueName, awsEnv: motoAwsEnv(moto.endpoint),
+      // Long visibility and Lease periods: the calls that keep a message or a Lease alive grow with time, not work.
+      flags: ['--max-drain-concurrency', '32', '--drain-interval', '1', '--visibility-timeout', '300', '--lease-duration', '60'], logFile: join(info.workDir, `lifecycle-manager-call-budget-${world.queueName}.log`),
+    });
+    const before = await service.metricsText();
+    const firstRequest = recorder.requests.length;
+
+    await Promise.all(world.instances.map((i) => world.terminate(i.instanceId)));
+    const results = await eventually(`all ${EVENTS} lifecycle actions to end`, async () => {
+      const res = await fetch(`${moto.endpoint}/_lifecycle/actions`);
+      const mine = ((await res.json()) as { actions: Array<{ autoScalingGroupName: string; result: string | null; resultSource: string | null }> }).actions
+        .filter((a) => a.autoScalingGroupName === world.autoScalingGroupName);
+      return mine.length === EVENTS && mine.every((a) => a.resultSource !== null) ? mine.map((a) => `${a.result} (${a.resultSource})`) : undefined;
+    }, 150_000, 500);
+    await eventually('every message settled', async () => {
+      if ((await service!.metric('lifecycle_manager_terminating_instances_count')) !== 0) return false;
+      const q = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: world.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return Number(q.Attributes?.['ApproximateNumberOfMessages']) + Number(q.Attributes?.['ApproximateNumberOfMessagesNotVisible']) === 0;
+    }, 60_000, 250);
+    const after = await service.metricsText();
+
+    const awsCalls = delta(counterSamples(before, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']), counterSamples(after, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']));
+    const kubeCalls = delta(counterSamples(before, 'lifecycle_manager_kube_api_calls_total', ['verb', 'resource']), counterSamples(after, 'lifecycle_manager_kube_api_calls_total', ['verb', 'resource']));
+    const awsPerEvent = sum(awsCalls, (op) => op === 'autoscaling:RecordLifecycleActionHeartbeat') / EVENTS;
+    const kubePerEvent = sum(kubeCalls) / EVENTS;
+    const lists = listCounts(recorder.requests.slice(firstRequest));
+    process.stderr.write(`call budget: ${EVENTS} events: ${awsPerEvent.toFixed(2)} AWS calls/event ${JSON.stringify(awsCalls)}; `
+      + `${kubePerEvent.toFixed(2)} Kubernetes calls/event ${JSON.stringify(kubeCalls)}; LISTs ${JSON.stringify(lists)}\n`);
+
+    expect(results).toEqual(Array.from({ length: EVENTS }, () => 'CONTINUE (complete)'));
+    // Every target of every instance left its groups, so the calls counted did the whole job.
+    for (const arn of groups) expect(await lb.health(arn)).toEqual([]);
+    expect(awsPerEvent).toBeLessThanOrEqual(AWS_CALLS_PER_EVENT);
+    expect(kubePerEvent).toBeLessThanOrEqual(KUBE_CALLS_PER_EVENT);
+    // Pods are listed per node (spec.nodeName field selector) and Nodes come from the informer's watch: the recorder
+    // saw the per-node LISTs (so it was looking) and no LIST of every pod or node beyond a watch (re)connection.
+    expect(lists.podsOnNodeLists).toBeGreaterThanOrEqual(EVENTS);
+    expect(lists.allPodsLists).toBe(0);
+    expect(lists.allNodesLists).toBeLessThanOrEqual(lists.nodeWatches);
+  });
+});
