@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setMaxListeners } from 'node:events';
 import { Command, Option } from 'commander';
 import { ConfigError, QueueNotFoundError, describeError, isAccessDenied } from '../lifecycle/errors.js';
 import { readBuildInfo } from './buildInfo.js';
@@ -33,6 +34,8 @@ export function buildProgram(env: Readonly<Record<string, string | undefined>> =
     }));
     const config = validateServeConfig(raw, env, explicitlySet);
     const controller = new AbortController();
+    // Every action in flight listens for shutdown: hundreds of listeners are expected, not a leak.
+    setMaxListeners(0, controller.signal);
     const stop = (signal: NodeJS.Signals): void => {
       if (controller.signal.aborted) return;
       controller.abort(Object.assign(new Error(`received ${signal}`), { name: 'AbortError' }));

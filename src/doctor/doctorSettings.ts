@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { defaultResultFrom, boolFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, type Env } from '../enrollment/flagRules.js';
 import { ConfigError } from '../lifecycle/errors.js';
+import { SERVE_FLAGS } from '../cli/serveFlags.js';
 import type { DrainSettings } from './drainBudget.js';
 
 /** doctor's own flags plus the serve flags that decide whether an installation fits (same names, same defaults). */
@@ -52,7 +53,7 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
   if (principalArn && !/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+/u.test(principalArn)) problems.push(`--principal-arn must be an IAM user or role ARN, got "${principalArn}"`);
   const leaseNamespace = flags.leaseNamespace?.trim() || 'lifecycle-manager';
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/u.test(leaseNamespace)) problems.push(`--lease-namespace must be a Kubernetes namespace name, got "${leaseNamespace}"`);
-  const types = (flags.deregisterTargetTypes ?? 'classic-elb,target-group').split(',').map((t) => t.trim()).filter(Boolean);
+  const types = (flags.deregisterTargetTypes ?? serveDefault('deregister-target-types')).split(',').map((t) => t.trim()).filter(Boolean);
   const unknown = types.filter((t) => t !== 'classic-elb' && t !== 'target-group');
   if (unknown.length > 0) problems.push(`--deregister-target-types accepts classic-elb, target-group; unknown: ${unknown.join(', ')}`);
   const max = Number.MAX_SAFE_INTEGER;
@@ -66,17 +67,24 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
     localMode,
     leaseNamespace,
     drain: {
-      drainTimeoutSeconds: intFrom('drain-timeout', flags.drainTimeout ?? '300', 0, max, problems),
-      drainRetries: intFrom('drain-retries', flags.drainRetries ?? '3', 1, max, problems),
-      drainIntervalSeconds: intFrom('drain-interval', flags.drainInterval ?? '30', 0, max, problems),
-      maxTerminationGracePeriodSeconds: intFrom('max-termination-grace-period', flags.maxTerminationGracePeriod ?? '900', 0, max, problems),
-      maxTimeToProcessSeconds: intFrom('max-time-to-process', flags.maxTimeToProcess ?? '3600', 1, max, problems),
+      drainTimeoutSeconds: intFrom('drain-timeout', flags.drainTimeout ?? serveDefault('drain-timeout'), 0, max, problems),
+      drainRetries: intFrom('drain-retries', flags.drainRetries ?? serveDefault('drain-retries'), 1, max, problems),
+      drainIntervalSeconds: intFrom('drain-interval', flags.drainInterval ?? serveDefault('drain-interval'), 0, max, problems),
+      maxTerminationGracePeriodSeconds: intFrom('max-termination-grace-period', flags.maxTerminationGracePeriod ?? serveDefault('max-termination-grace-period'), 0, max, problems),
+      maxTimeToProcessSeconds: intFrom('max-time-to-process', flags.maxTimeToProcess ?? serveDefault('max-time-to-process'), 1, max, problems),
     },
-    visibilityTimeoutSeconds: intFrom('visibility-timeout', flags.visibilityTimeout ?? '60', 10, 43200, problems),
-    pollingIntervalSeconds: intFrom('polling-interval', flags.pollingInterval ?? '10', 0, 20, problems),
-    withDeregister: boolFrom('with-deregister', flags.withDeregister ?? 'true', problems),
+    visibilityTimeoutSeconds: intFrom('visibility-timeout', flags.visibilityTimeout ?? serveDefault('visibility-timeout'), 10, 43200, problems),
+    pollingIntervalSeconds: intFrom('polling-interval', flags.pollingInterval ?? serveDefault('polling-interval'), 0, 20, problems),
+    withDeregister: boolFrom('with-deregister', flags.withDeregister ?? serveDefault('with-deregister'), problems),
     deregisterTargetTypes: [...new Set(types)],
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;
+}
+
+/** serve's own default for a flag doctor shares with it, so the two can never disagree. */
+function serveDefault(flag: string): string {
+  const spec = SERVE_FLAGS.find((f) => f.name === flag);
+  if (!spec) throw new Error(`doctor refers to unknown serve flag --${flag}`);
+  return spec.defaultValue;
 }

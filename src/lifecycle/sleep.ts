@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /** Abortable waiting and retry schedules. Every wait in the service goes through here. */
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. Clears its timer either way. */
@@ -42,6 +44,8 @@ export function backoffDelayMs(attempt: number, { minMs, maxMs }: Backoff, rando
  */
 export function linkedSignal(parents: readonly AbortSignal[], timeoutMs?: number): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  // An action's signal has a listener per concurrent wait (heartbeat, ownership, drain, …): not a leak.
+  setMaxListeners(0, controller.signal);
   const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
     const e = new Error(`timed out after ${timeoutMs}ms`);

@@ -58,7 +58,7 @@ export class MessageLease {
   }
 
   private async extendUntilSettled(): Promise<void> {
-    const everyMs = (this.visibilityTimeoutSeconds * 1000) / 3;
+    const everyMs = (this.visibilityTimeoutSeconds * 1000) / 2;
     try {
       for (;;) {
         await sleep(everyMs, this.stop.signal);

@@ -9,7 +9,7 @@ export interface ConsumerConfig {
   readonly queueName: string;
   /** SQS long-poll WaitTimeSeconds (0–20): --polling-interval. */
   readonly waitTimeSeconds: number;
-  /** Visibility given at receipt and re-extended every third of it while the message is worked on. */
+  /** Visibility given at receipt and re-extended every half of it while the message is worked on. */
   readonly visibilityTimeoutSeconds: number;
   /** Receiving pauses while this many messages are being worked on. */
   readonly maxInFlight: number;
