@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { testAwsClients } from '../test/harness/awsClients.js';
@@ -68,6 +70,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     service = await startLifecycleManager({
       repoRoot: info.repoRoot, kubeconfigPath: recorder.kubeconfigPath, queueName: world.queueName,
       awsEnv: motoAwsEnv(info.motoEndpoint), flags: ['--log-format', 'json', ...spec.flags], logFile,
+      // Run it as deployed: with the heap cap the chart and the image set.
+      env: { NODE_OPTIONS: `--max-old-space-size=${shippedHeapSizeMiB(info.repoRoot)}` },
     });
     const pid = service.process.child.pid!;
 
@@ -219,4 +223,11 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
       allPodsListsPerEvent: perEvent(lists.allPodsLists, spec.events),
     },
   };
+}
+
+/** The V8 heap cap the Helm chart deploys the service with (values.yaml heapSizeMiB; the image uses the same). */
+function shippedHeapSizeMiB(repoRoot: string): number {
+  const values = k8s.loadYaml<{ heapSizeMiB?: number }>(readFileSync(join(repoRoot, 'deploy', 'helm', 'lifecycle-manager', 'values.yaml'), 'utf8'));
+  if (typeof values.heapSizeMiB !== 'number') throw new Error('deploy/helm/lifecycle-manager/values.yaml has no heapSizeMiB');
+  return values.heapSizeMiB;
 }

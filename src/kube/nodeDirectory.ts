@@ -1,9 +1,9 @@
 import * as k8s from '@kubernetes/client-node';
-import { abortReason } from '../lifecycle/sleep.js';
+import { abortReason, sleep } from '../lifecycle/sleep.js';
 import type { NodeDirectory, NodeInfo } from '../lifecycle/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { KubeClients } from './apiClients.js';
+import { type KubeClients, withSignal } from './apiClients.js';
 
 /** `aws:///us-west-2a/i-0123` → `i-0123` (the last `/`-separated segment, as upstream matches). */
 export function instanceIdFromProviderId(providerId: string | undefined): string | undefined {
@@ -28,43 +28,39 @@ export function toNodeInfo(node: k8s.V1Node): NodeInfo | undefined {
 }
 
 /**
- * A watch-backed index of Nodes by EC2 instance id. One LIST at start (and after a watch expires), then a watch:
- * locating the node for an event costs no API call. The informer does not restart itself after an error, so this
- * restarts it with a capped backoff.
+ * A watch-backed index of Nodes by EC2 instance id. One paginated LIST at start (and after the watch's
+ * resourceVersion expires), then a watch: locating the node for an event costs no API call. Only the few fields
+ * the drain needs are kept per Node (not the whole object, whose status alone can be tens of kilobytes), so memory
+ * stays small in clusters of thousands of nodes. The watch reconnects from its last resourceVersion, with a capped
+ * backoff after errors.
  */
 export class WatchedNodeDirectory implements NodeDirectory {
   private readonly byInstance = new Map<string, NodeInfo>();
+  private readonly byName = new Map<string, string>();
   private readonly waiters = new Map<string, Set<(node: NodeInfo) => void>>();
-  private readonly informer: k8s.Informer<k8s.V1Node> & k8s.ObjectCache<k8s.V1Node>;
+  private readonly stopping = new AbortController();
+  private resourceVersion = '';
   private synced = false;
-  private stopped = false;
-  private restartDelayMs = 1_000;
+  private watching: Promise<void> | undefined;
+  private currentWatch: AbortController | undefined;
 
-  constructor(private readonly clients: KubeClients, private readonly log: Logger, private readonly metrics: Metrics) {
-    this.informer = k8s.makeInformer(clients.kubeConfig, '/api/v1/nodes', () => clients.core.listNode());
-    this.informer.on('add', (n) => this.upsert(n));
-    this.informer.on('update', (n) => this.upsert(n));
-    this.informer.on('delete', (n) => this.remove(n));
-    this.informer.on('connect', () => {
-      this.metrics.kubeCalls.inc({ verb: 'watch', resource: 'nodes' });
-      this.restartDelayMs = 1_000;
-    });
-    this.informer.on('error', (err) => this.restart(err));
-  }
+  constructor(private readonly clients: KubeClients, private readonly log: Logger, private readonly metrics: Metrics) {}
 
   get isSynced(): boolean {
     return this.synced;
   }
 
-  /** Resolves once the initial list has filled the index. */
+  /** Resolves once the initial list has filled the index; the watch then runs until stop(). */
   async start(): Promise<void> {
-    await this.informer.start();
+    await this.relist();
     this.synced = true;
+    this.watching = this.watchUntilStopped();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.informer.stop();
+    this.stopping.abort();
+    this.currentWatch?.abort();
+    await this.watching;
   }
 
   findByInstanceId(instanceId: string): NodeInfo | undefined {
@@ -92,30 +88,90 @@ export class WatchedNodeDirectory implements NodeDirectory {
     });
   }
 
-  private upsert(node: k8s.V1Node): void {
+  private async relist(): Promise<void> {
+    const seen = new Set<string>();
+    let next: string | undefined;
+    do {
+      const page: k8s.V1NodeList = await this.clients.core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, withSignal(this.stopping.signal));
+      for (const node of page.items) {
+        const info = this.upsert(node);
+        if (info) seen.add(info.name);
+      }
+      next = page.metadata?._continue || undefined;
+      this.resourceVersion = page.metadata?.resourceVersion ?? this.resourceVersion;
+    } while (next);
+    for (const [name, instanceId] of this.byName) {
+      if (!seen.has(name)) this.forget(name, instanceId);
+    }
+  }
+
+  private async watchUntilStopped(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const outcome = await this.watchOnce();
+        failures = 0;
+        if (outcome === 'expired') await this.relist();
+      } catch (e) {
+        if (this.stopping.signal.aborted) return;
+        failures++;
+        const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
+        this.log.warn(`node watch failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); restarting in ${delayMs / 1000}s`);
+        await sleep(delayMs, this.stopping.signal).catch(() => undefined);
+        if (failures >= 3) await this.relist().catch(() => undefined);
+      }
+    }
+  }
+
+  /** One watch connection from the last resourceVersion; 'expired' when the apiserver answers 410 Gone. */
+  private watchOnce(): Promise<'ended' | 'expired'> {
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      const onEvent = (type: string, object: k8s.V1Node | k8s.V1Status): void => {
+        if (type === 'ERROR') {
+          if ((object as k8s.V1Status).code === 410) expired = true;
+          return;
+        }
+        const rv = object.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (type === 'ADDED' || type === 'MODIFIED') this.upsert(object as k8s.V1Node);
+        else if (type === 'DELETED') {
+          const name = (object as k8s.V1Node).metadata?.name;
+          if (name) this.forget(name, this.byName.get(name));
+        }
+      };
+      const onDone = (err: unknown): void => {
+        if (expired) resolve('expired');
+        else if (err && !this.stopping.signal.aborted && !(err instanceof Error && err.name === 'AbortError')) reject(err);
+        else resolve('ended');
+      };
+      new k8s.Watch(this.clients.kubeConfig)
+        .watch('/api/v1/nodes', { resourceVersion: this.resourceVersion, allowWatchBookmarks: true }, onEvent, onDone)
+        .then((controller) => {
+          this.metrics.kubeCalls.inc({ verb: 'watch', resource: 'nodes' });
+          this.currentWatch = controller;
+          if (this.stopping.signal.aborted) controller.abort();
+        }, reject);
+    });
+  }
+
+  private upsert(node: k8s.V1Node): NodeInfo | undefined {
     const info = toNodeInfo(node);
-    if (!info) return;
+    if (!info) return undefined;
+    const previous = this.byName.get(info.name);
+    if (previous && previous !== info.instanceId) this.byInstance.delete(previous);
     this.byInstance.set(info.instanceId, info);
+    this.byName.set(info.name, info.instanceId);
     const waiting = this.waiters.get(info.instanceId);
     if (waiting) {
       this.waiters.delete(info.instanceId);
       for (const notify of waiting) notify(info);
     }
+    return info;
   }
 
-  private remove(node: k8s.V1Node): void {
-    const info = toNodeInfo(node);
-    if (info && this.byInstance.get(info.instanceId)?.name === info.name) this.byInstance.delete(info.instanceId);
-  }
-
-  private restart(err: unknown): void {
-    if (this.stopped) return;
-    const delayMs = this.restartDelayMs;
-    this.restartDelayMs = Math.min(30_000, this.restartDelayMs * 2);
-    this.log.warn(`node watch failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); restarting in ${delayMs / 1000}s`);
-    setTimeout(() => {
-      if (this.stopped) return;
-      this.informer.start().then(() => { this.synced = true; }, (e: unknown) => this.restart(e));
-    }, delayMs).unref();
+  private forget(name: string, instanceId: string | undefined): void {
+    this.byName.delete(name);
+    if (instanceId && this.byInstance.get(instanceId)?.name === name) this.byInstance.delete(instanceId);
   }
 }
