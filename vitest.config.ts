@@ -12,6 +12,8 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts', 'bench/**/*.test.ts'],
           testTimeout: 20_000,
           env,
+          // Unit tests first; then the e2e project, which needs its own worker limit.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -23,6 +25,7 @@ export default defineConfig({
           hookTimeout: 240_000,
           maxWorkers: 2,
           env,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
