@@ -57,13 +57,21 @@ export class FakeKubelet {
     const known = this.nodes.get(name);
     if (known) known.ready = status;
     const now = new Date();
-    const current = await this.core.readNodeStatus({ name });
-    current.status = {
-      ...current.status,
-      conditions: [{ type: 'Ready', status, reason: status === 'True' ? 'KubeletReady' : 'NodeStatusUnknown', message: 'fake kubelet', lastHeartbeatTime: now, lastTransitionTime: now }],
-      ...(privateIp ? { addresses: [{ type: 'InternalIP', address: privateIp }, { type: 'Hostname', address: name }] } : {}),
-    };
-    await this.core.replaceNodeStatus({ name, body: current });
+    // Read-modify-write; the service may patch the node (cordon, labels) in between, so retry on a conflict.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.core.readNodeStatus({ name });
+      current.status = {
+        ...current.status,
+        conditions: [{ type: 'Ready', status, reason: status === 'True' ? 'KubeletReady' : 'NodeStatusUnknown', message: 'fake kubelet', lastHeartbeatTime: now, lastTransitionTime: now }],
+        ...(privateIp ? { addresses: [{ type: 'InternalIP', address: privateIp }, { type: 'Hostname', address: name }] } : {}),
+      };
+      try {
+        await this.core.replaceNodeStatus({ name, body: current });
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409 || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** Creates a pod bound to a node and marks it Running and Ready with an IP. */
