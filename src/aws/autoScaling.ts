@@ -10,11 +10,11 @@ import { ActionGoneError } from '../lifecycle/errors.js';
 import type { AutoScalingPort } from '../lifecycle/ports.js';
 import { KeyedBatcher } from './keyedBatcher.js';
 import { awsErrorName, toDomainError } from './errors.js';
+import { toLifecycleHook } from './lifecycleHookShape.js';
 
 type AutoScaling = Pick<AutoScalingClient, 'send'>;
 
 const HOOK_CACHE_TTL_MS = 5 * 60_000;
-const MAX_GLOBAL_TIMEOUT_SECONDS = 48 * 3600;
 
 export function isNoActiveLifecycleAction(e: unknown): boolean {
   return awsErrorName(e) === 'ValidationError' && /No active Lifecycle Action/iu.test((e as Error).message ?? '');
@@ -89,16 +89,7 @@ export class AwsAutoScaling implements AutoScalingPort {
     try {
       const out = await this.client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group, LifecycleHookNames: [hookName] }), { abortSignal: signal });
       const h = out.LifecycleHooks?.find((x) => x.LifecycleHookName === hookName);
-      if (!h) return undefined;
-      const heartbeatTimeoutSeconds = h.HeartbeatTimeout ?? 3600;
-      return {
-        autoScalingGroupName: group,
-        lifecycleHookName: hookName,
-        lifecycleTransition: h.LifecycleTransition ?? '',
-        heartbeatTimeoutSeconds,
-        globalTimeoutSeconds: Math.min(h.GlobalTimeout ?? MAX_GLOBAL_TIMEOUT_SECONDS, 100 * heartbeatTimeoutSeconds, MAX_GLOBAL_TIMEOUT_SECONDS),
-        defaultResult: h.DefaultResult ?? 'ABANDON',
-      };
+      return h ? toLifecycleHook(group, h) : undefined;
     } catch (e) {
       // A group that does not exist answers ValidationError: the hook certainly does not exist either.
       if (awsErrorName(e) === 'ValidationError') return undefined;

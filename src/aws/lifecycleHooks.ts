@@ -8,12 +8,12 @@ import {
 import type { HookState, LifecycleHooks, PutHookOutcome, PutHookRequest } from '../enrollment/ports.js';
 import { toAdminError } from './adminErrors.js';
 import { awsErrorName } from './errors.js';
+import { toLifecycleHook } from './lifecycleHookShape.js';
 
 type AutoScaling = Pick<AutoScalingClient, 'send'>;
 
 /** DescribeAutoScalingGroups takes at most this many names per call. */
 const NAMES_PER_CALL = 50;
-const MAX_GLOBAL_TIMEOUT_SECONDS = 48 * 3600;
 /** AWS's answer when its test notification cannot be published with the given target and role. */
 const TARGET_UNREACHABLE = /unable to publish test message|assume (the )?role/iu;
 
@@ -38,19 +38,11 @@ export class AwsLifecycleHooks implements LifecycleHooks {
       const out = await this.client.send(new DescribeLifecycleHooksCommand({
         AutoScalingGroupName: autoScalingGroupName, ...(lifecycleHookName ? { LifecycleHookNames: [lifecycleHookName] } : {}),
       }), { abortSignal: signal });
-      return (out.LifecycleHooks ?? []).filter((h) => !lifecycleHookName || h.LifecycleHookName === lifecycleHookName).map((h) => {
-        const heartbeatTimeoutSeconds = h.HeartbeatTimeout ?? 3600;
-        return {
-          autoScalingGroupName,
-          lifecycleHookName: h.LifecycleHookName ?? '',
-          lifecycleTransition: h.LifecycleTransition ?? '',
-          heartbeatTimeoutSeconds,
-          globalTimeoutSeconds: Math.min(h.GlobalTimeout ?? MAX_GLOBAL_TIMEOUT_SECONDS, 100 * heartbeatTimeoutSeconds, MAX_GLOBAL_TIMEOUT_SECONDS),
-          defaultResult: h.DefaultResult ?? 'ABANDON',
-          notificationTargetArn: h.NotificationTargetARN,
-          roleArn: h.RoleARN,
-        };
-      });
+      return (out.LifecycleHooks ?? []).filter((h) => !lifecycleHookName || h.LifecycleHookName === lifecycleHookName).map((h) => ({
+        ...toLifecycleHook(autoScalingGroupName, h),
+        notificationTargetArn: h.NotificationTargetARN,
+        roleArn: h.RoleARN,
+      }));
     } catch (e) {
       // A group that does not exist answers ValidationError: it certainly has no hooks.
       if (awsErrorName(e) === 'ValidationError') return [];

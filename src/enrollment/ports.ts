@@ -1,3 +1,5 @@
+import type { LifecycleHook } from '../lifecycle/action.js';
+
 /**
  * What enroll, unenroll and doctor need from AWS, as small interfaces over plain data. Adapters in src/aws implement
  * them with the SDK; unit tests implement them in memory. Absence is a value (undefined), never an exception;
@@ -53,13 +55,8 @@ export interface QueueAdmin {
   deleteQueue(url: string, signal: AbortSignal): Promise<'deleted' | 'gone'>;
 }
 
-export interface HookState {
-  readonly autoScalingGroupName: string;
-  readonly lifecycleHookName: string;
-  readonly lifecycleTransition: string;
-  readonly heartbeatTimeoutSeconds: number;
-  readonly globalTimeoutSeconds: number;
-  readonly defaultResult: string;
+/** A hook as enroll and doctor see it: the domain's view plus where it notifies and with which role. */
+export interface HookState extends LifecycleHook {
   readonly notificationTargetArn: string | undefined;
   readonly roleArn: string | undefined;
 }
