@@ -43,7 +43,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'verify-lifecycle-state', kind: 'bool', defaultValue: 'true', upstream: false, description: 'before touching a node, check with DescribeAutoScalingInstances that the instance is in Terminating:Wait in the message\'s group; turn off only for setups that cannot grant that call' },
   { name: 'cluster-name', kind: 'string', defaultValue: '', upstream: false, description: 'act only on Auto Scaling groups tagged for this cluster (kubernetes.io/cluster/<name>, eks:cluster-name); other messages are released for their own cluster, never deleted, so clusters can share a queue' },
   { name: 'lease-namespace', kind: 'string', defaultValue: '', upstream: false, description: 'namespace of the per-action Leases that record progress and ownership; empty = $POD_NAMESPACE, else the service account\'s namespace, else lifecycle-manager' },
-  { name: 'lease-duration', kind: 'int', defaultValue: '15', upstream: false, description: 'seconds an action\'s owner may go without renewing its Lease before another replica (or a restart) takes it over (5-300)' },
+  { name: 'lease-duration', kind: 'int', defaultValue: '60', upstream: false, description: 'longest time in seconds an action\'s owner may go without renewing its Lease before another replica (or a restart) takes it over; each action uses a third of its hook\'s HeartbeatTimeout when that is shorter (5-300)' },
 ];
 
 /** `queue-name` → `LIFECYCLE_MANAGER_QUEUE_NAME`. */

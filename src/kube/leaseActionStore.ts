@@ -8,6 +8,7 @@ import { isConflict, isNotFound, toDomainError } from './errors.js';
 
 const PREFIX = 'lifecycle-manager.io';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'lifecycle-manager' };
+const MIN_LEASE_DURATION_SECONDS = 5;
 
 /**
  * Durable per-action state: one coordination.k8s.io/v1 Lease per instance in the service's namespace
@@ -126,6 +127,10 @@ export class LeaseActionStore implements ActionStore {
       });
   }
 
+  leaseDurationFor(heartbeatTimeoutSeconds: number): number {
+    return Math.max(MIN_LEASE_DURATION_SECONDS, Math.min(this.leaseDurationSeconds, Math.floor(heartbeatTimeoutSeconds / 3)));
+  }
+
   private isExpired(lease: k8s.V1Lease): boolean {
     const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
     return renewed + (lease.spec?.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000 < this.now();
@@ -170,7 +175,7 @@ export class LeaseActionStore implements ActionStore {
       },
       spec: {
         holderIdentity: this.identity,
-        leaseDurationSeconds: this.leaseDurationSeconds,
+        leaseDurationSeconds: this.leaseDurationFor(record.heartbeatTimeoutSeconds),
         acquireTime: takeover || !current ? now : current.spec?.acquireTime ?? now,
         renewTime: now,
         leaseTransitions: (current?.spec?.leaseTransitions ?? 0) + (takeover ? 1 : 0),

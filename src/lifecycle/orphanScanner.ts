@@ -6,8 +6,9 @@ import { sleep } from './sleep.js';
 
 /**
  * Finds actions whose owner stopped renewing them (a crashed or stopped replica, or this replica before a
- * restart) and resumes them here: at start-up, then every half lease duration. Fail-over therefore takes at most
- * about 1.5 × the lease duration, well inside any hook's HeartbeatTimeout (30 s minimum). Resumed actions are
+ * restart) and resumes them here: at start-up, then every 5 s at most. Fail-over therefore takes at most about an
+ * action's lease duration plus 5 s: min(--lease-duration, HeartbeatTimeout/3) + 5 s, inside the hook's
+ * HeartbeatTimeout. Resumed actions are
  * awaited before it returns, so shutdown leaves them at a safe point.
  */
 export async function resumeOrphanedActions(options: {
@@ -19,7 +20,8 @@ export async function resumeOrphanedActions(options: {
 }): Promise<void> {
   const { store, registry, log, signal } = options;
   const resumed = new Set<Promise<void>>();
-  const everyMs = (store.leaseDurationSeconds * 1000) / 2;
+  // Leases of hooks with short HeartbeatTimeouts are short too: look often enough for the shortest (5 s).
+  const everyMs = (Math.min(store.leaseDurationSeconds, 10) * 1000) / 2;
   while (!signal.aborted) {
     try {
       for (const record of await store.listOrphans(signal)) {

@@ -140,7 +140,13 @@ export interface ActionStore {
   handOver(action: LifecycleAction, signal: AbortSignal): Promise<void>;
   /** Records whose holder stopped renewing (and records held by this identity from a previous life). */
   listOrphans(signal: AbortSignal): Promise<ActionRecord[]>;
+  /** The longest an action's ownership lasts without renewal (--lease-duration). */
   readonly leaseDurationSeconds: number;
+  /**
+   * How long one action's ownership lasts without renewal: a third of its hook's HeartbeatTimeout, at most
+   * --lease-duration, so that a dead owner is replaced well before the hook could expire.
+   */
+  leaseDurationFor(heartbeatTimeoutSeconds: number): number;
 }
 
 /** Decides whether an Auto Scaling group belongs to this cluster (--cluster-name); shared queues need it. */

@@ -159,7 +159,7 @@ export class LifecycleWorkflow {
         action, intervalMs: (heartbeatTimeoutSeconds * 1000) / 2, autoScaling: this.deps.autoScaling, log, signal,
         onGone: () => gone.abort(new ActionGoneError(action.instanceId)), onBeat: (result) => metrics.heartbeats.inc({ result }),
       }),
-      store ? keepOwnership({ action, store, currentPhase: () => phase, log, signal, onLost: () => lost.abort() }) : Promise.resolve(),
+      store ? keepOwnership({ action, store, heartbeatTimeoutSeconds, currentPhase: () => phase, log, signal, onLost: () => lost.abort() }) : Promise.resolve(),
     ];
     let node: NodeInfo | undefined;
     const publish = (event: NodeEvent): void => { if (node) this.deps.events.publish(node, event); };

@@ -28,6 +28,11 @@ export class MessageLease {
     return this.message.messageId;
   }
 
+  /** True once deleted, released or closed: a later receipt of the message is a new delivery, not a duplicate. */
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
   /** A redelivery of this message arrived: use its receipt handle from now on. */
   adopt(receiptHandle: string): void {
     this.receiptHandle = receiptHandle;

@@ -85,7 +85,9 @@ export class QueueConsumer {
 
   private accept(message: QueueMessage): void {
     const existing = this.leases.get(message.messageId);
-    if (existing) {
+    // A message released a moment ago (visibility 0) can come back before its handler has finished: that is a
+    // new delivery, not a duplicate of one in flight.
+    if (existing && !existing.isSettled) {
       existing.adopt(message.receiptHandle);
       this.metrics.recordMessage('duplicate', 'redelivered_while_in_flight');
       this.log.debug(`message ${message.messageId} redelivered while in flight; keeping it, newer receipt handle adopted`);
@@ -98,7 +100,7 @@ export class QueueConsumer {
       .catch((e: unknown) => this.log.error(`unexpected error handling message ${message.messageId}: ${describeError(e)}`))
       .finally(() => {
         lease.close();
-        this.leases.delete(message.messageId);
+        if (this.leases.get(message.messageId) === lease) this.leases.delete(message.messageId);
         this.handling.delete(handled);
         this.metrics.activeGoroutines.set(1 + this.handling.size);
         this.wake?.();
