@@ -1,12 +1,14 @@
 /**
  * `npm run demo`: the whole flow on one machine, no AWS account. Starts a real kube-apiserver and the AWS
  * emulator, builds a sandbox (an Auto Scaling group of 3 instances with a termination hook to SQS, their Nodes
- * with pods, a Deployment behind a PodDisruptionBudget), runs `lifecycle-manager serve` against it, terminates one
+ * with pods, a Deployment behind a PodDisruptionBudget, an ALB target group and a classic ELB with the instances
+ * registered), runs `lifecycle-manager serve` against it, terminates one
  * instance through the Auto Scaling API, streams the service's log and ends with a summary.
  */
 import { testAwsClients } from '../harness/awsClients.js';
 import { adminKubeConfig, eventually, startHarness } from '../harness/infra.js';
 import { FakeKubelet } from '../harness/kubelet.js';
+import { loadBalancerFixtures } from '../harness/loadBalancers.js';
 import { startLifecycleManager, sumMetric } from '../harness/lifecycleManager.js';
 import { motoAwsEnv } from '../harness/moto.js';
 import { buildWorld } from '../harness/world.js';
@@ -33,13 +35,21 @@ async function main(): Promise<number> {
       await kubelet.createPod(world.namespace, { name: `web-${n}`, nodeName: i.nodeName, labels: { app: 'web' }, ownerKind: 'ReplicaSet', terminationGracePeriodSeconds: 20 });
     }
     await kubelet.createPdb(world.namespace, { name: 'web', matchLabels: { app: 'web' }, maxUnavailable: 1 });
+    // Load balancers registered by hand (as the AWS Load Balancer Controller would), with a short draining delay.
+    const lbs = loadBalancerFixtures(aws);
+    const targetGroupArn = await lbs.targetGroup(`demo-${world.id}`, { port: 80, deregistrationDelaySeconds: 3 });
+    await lbs.register(targetGroupArn, world.instances.map((i) => ({ id: i.instanceId, port: 80 })));
+    const classicName = `demo-${world.id}`;
+    await lbs.classic(classicName);
+    await lbs.registerClassic(classicName, world.instances.map((i) => i.instanceId));
     say(`▶ sandbox: Auto Scaling group ${world.autoScalingGroupName} (3 instances, hook "${world.lifecycleHookName}" → SQS ${world.queueName}), namespace ${world.namespace}, Deployment web behind PDB maxUnavailable=1`);
+    say(`    target group demo-${world.id} (port 80, deregistration delay 3s) and classic ELB ${classicName}, all 3 instances registered`);
     for (const i of world.instances) say(`    ${i.instanceId}  node ${i.nodeName}`);
 
     say('▶ starting lifecycle-manager serve (log below, prefixed │)');
     service = await startLifecycleManager({
       repoRoot: harness.info.repoRoot, kubeconfigPath: harness.info.serviceKubeconfigPath, queueName: world.queueName,
-      awsEnv: motoAwsEnv(harness.info.motoEndpoint), flags: ['--polling-interval', '1', '--drain-interval', '2', '--with-deregister=false'],
+      awsEnv: motoAwsEnv(harness.info.motoEndpoint), flags: ['--polling-interval', '1', '--drain-interval', '2'],
     });
     let shown = 0;
     const stream = setInterval(() => {
@@ -66,19 +76,22 @@ async function main(): Promise<number> {
     const metrics = await service.metricsText();
     const phase = (name: string): string => `${sumMetric(metrics, 'lifecycle_manager_phase_duration_seconds_sum', { phase: name }).toFixed(2)}s`;
     const nodeGone = !(await world.nodeExists(victim.nodeName));
+    const stillInTargetGroup = (await lbs.health(targetGroupArn)).some((t) => t.id === victim.instanceId);
+    const stillInClassic = (await lbs.classicInstances(classicName)).some((i) => i.instanceId === victim.instanceId && i.state === 'InService');
+    const othersServing = (await lbs.health(targetGroupArn)).filter((t) => t.id !== victim.instanceId).length;
     say('');
     say('══ summary ══');
     say(`  instance            ${victim.instanceId} → lifecycle result ${record.result} after ${elapsedSeconds.toFixed(1)}s (${record.heartbeats} heartbeat(s))`);
     say(`  drained pods        ${podsBefore.join(', ')}`);
     say(`  node                ${victim.nodeName} ${nodeGone ? 'deleted' : 'STILL PRESENT'}`);
-    say(`  phases              find node ${phase('await_node')}, drain ${phase('drain')}, delete node ${phase('delete_node')}, complete ${phase('complete')}`);
-    say(`  load balancers      deregistration disabled in this demo (--with-deregister=false)`);
+    say(`  load balancers      ${stillInTargetGroup ? 'STILL in' : 'deregistered from'} target group demo-${world.id} (after draining), ${stillInClassic ? 'STILL in' : 'deregistered from'} classic ELB ${classicName}; ${othersServing} other instances still registered`);
+    say(`  phases              find node ${phase('await_node')}, deregister ${phase('deregister')}, drain ${phase('drain')}, delete node ${phase('delete_node')}, complete ${phase('complete')}`);
     say(`  whole demo          ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    if (record.result !== 'CONTINUE' || !nodeGone) {
+    if (record.result !== 'CONTINUE' || !nodeGone || stillInTargetGroup || stillInClassic) {
       say('✗ the termination did not complete gracefully');
       return 1;
     }
-    say('✓ graceful termination: pods evicted, node deleted, lifecycle action completed with CONTINUE');
+    say('✓ graceful termination: load balancers drained, pods evicted, node deleted, lifecycle action completed with CONTINUE');
     return 0;
   } finally {
     await service?.stop();
