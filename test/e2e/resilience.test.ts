@@ -18,7 +18,7 @@ async function queueDepth(queueUrl: string): Promise<number> {
   return Number(out.Attributes?.['ApproximateNumberOfMessages'] ?? 0) + Number(out.Attributes?.['ApproximateNumberOfMessagesNotVisible'] ?? 0);
 }
 
-async function completedOnce(world: World, instanceIds: readonly string[], timeoutMs: number): Promise<void> {
+async function completedOnce(instanceIds: readonly string[], timeoutMs: number): Promise<void> {
   await eventually(`${instanceIds.length} actions completed`, async () => {
     const actions = (await f.actions()).filter((a) => instanceIds.includes(a.instanceId));
     return actions.length === instanceIds.length && actions.every((a) => a.result !== null);
@@ -28,7 +28,6 @@ async function completedOnce(world: World, instanceIds: readonly string[], timeo
     expect({ instance: a.instanceId, result: a.result, source: a.resultSource, completes: a.completeCalls })
       .toEqual({ instance: a.instanceId, result: 'CONTINUE', source: 'complete', completes: 1 });
   }
-  void world;
 }
 
 describe('no event lost, duplicated or forged', () => {
@@ -39,7 +38,7 @@ describe('no event lost, duplicated or forged', () => {
     const lm = await f.serve(world, FAST);
     // A real action first, so that its message can be replayed afterwards.
     await world.terminate(done!.instanceId);
-    await completedOnce(world, [done!.instanceId], 60_000);
+    await completedOnce([done!.instanceId], 60_000);
     const token = (await f.actions(done!.instanceId))[0]!.token;
     const base = { LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', AutoScalingGroupName: world.autoScalingGroupName, LifecycleHookName: world.lifecycleHookName, LifecycleActionToken: '8d7a5f0e-0000-4000-8000-000000000001', RequestId: 'forged', Time: new Date().toISOString() };
     const forged = [
@@ -87,7 +86,7 @@ describe('no event lost, duplicated or forged', () => {
       await first.kill();
       f.kubelet.release(world.namespace, `app-${n}`);
       const second = await f.serve(world, FAST, { env: { POD_NAME: 'replica-0' } });
-      await completedOnce(world, [instance.instanceId], 60_000);
+      await completedOnce([instance.instanceId], 60_000);
       expect(second.countLogs(new RegExp(`${instance.instanceId}> (found event|resuming event|received termination event)`, 'u'))).toBeGreaterThanOrEqual(1);
       await second.stop();
     }
@@ -120,7 +119,7 @@ describe('no event lost, duplicated or forged', () => {
     const failoverSeconds = (Date.now() - killedAt) / 1000;
     process.stderr.write(`fail-over: the surviving replica resumed ${victimOwned.length} action(s) ${failoverSeconds.toFixed(1)}s after kill -9 (lease duration 5s)\n`);
     for (const [n] of world.instances.entries()) f.kubelet.release(world.namespace, `held-${n}`);
-    await completedOnce(world, world.instances.map((i) => i.instanceId), 60_000);
+    await completedOnce(world.instances.map((i) => i.instanceId), 60_000);
   });
 
   it('rides out throttling, 5xx and latency from AWS: every hook heartbeats, completes CONTINUE and none expires', async () => {
@@ -136,7 +135,7 @@ describe('no event lost, duplicated or forged', () => {
       const world = await f.world({ instances: 5, heartbeatTimeoutSeconds: 10, podsPerNode: 1 });
       const lm = await f.serve(world, FAST, { env: { AWS_ENDPOINT_URL: proxy.endpoint } });
       await Promise.all(world.instances.map((i) => world.terminate(i.instanceId)));
-      await completedOnce(world, world.instances.map((i) => i.instanceId), 90_000);
+      await completedOnce(world.instances.map((i) => i.instanceId), 90_000);
       await eventually('the queue to be empty', async () => (await queueDepth(world.queueUrl)) === 0, 30_000);
       const injected = [...proxy.injected.values()].reduce((s, n) => s + n, 0);
       process.stderr.write(`fault injection: ${injected} faults injected: ${JSON.stringify(Object.fromEntries(proxy.injected))}\n`);
@@ -155,17 +154,17 @@ describe('no event lost, duplicated or forged', () => {
     }
     // The green group's hook notifies the blue queue too: one queue shared by two clusters.
     const greenInstance = green.instances[0]!;
-    await world_terminate_into(green, blue);
+    await forwardTerminationMessage(green, blue);
     const lmBlue = await f.serve(blue, [...FAST, '--cluster-name', 'blue']);
     await lmBlue.waitForLog(/is not tagged for cluster blue; leaving the message for that cluster/u, 30_000);
     await lmBlue.stop();
     expect(await queueDepth(blue.queueUrl)).toBe(1); // released, not deleted
     const lmGreen = await f.serve(blue, [...FAST, '--cluster-name', 'green']);
-    await completedOnce(green, [greenInstance.instanceId], 60_000);
+    await completedOnce([greenInstance.instanceId], 60_000);
     expect(lmGreen.countLogs(new RegExp(`${greenInstance.instanceId}> received termination event`, 'u'))).toBe(1);
     await eventually('the shared queue to be empty', async () => (await queueDepth(blue.queueUrl)) === 0, 30_000);
 
-    async function world_terminate_into(source: World, target: World): Promise<void> {
+    async function forwardTerminationMessage(source: World, target: World): Promise<void> {
       await source.terminate(greenInstance.instanceId);
       // Move the message AWS sent to the source queue onto the shared target queue, as a shared hook target would.
       const { ReceiveMessageCommand, DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
@@ -191,7 +190,7 @@ describe('no event lost, duplicated or forged', () => {
     // The service may cordon, drain and delete the Node before this fake kubelet has even reported it Ready.
     await f.kubelet.addNode({ name: late!.nodeName, instanceId: late!.instanceId, availabilityZone: late!.availabilityZone, privateIp: late!.privateIp })
       .catch((e: { code?: number }) => { if (e.code !== 404) throw e; });
-    await completedOnce(world, [late!.instanceId], 60_000);
+    await completedOnce([late!.instanceId], 60_000);
     expect((await world.podsOn(late!.nodeName)).length).toBe(0);
     expect(lm.countLogs(/registered for instance .*; draining it/u)).toBe(1);
     expect(await world.nodeExists(late!.nodeName)).toBe(false);
@@ -203,7 +202,7 @@ describe('no event lost, duplicated or forged', () => {
     await f.kubelet.core.deleteNode({ name: ghost!.nodeName });
     const lm = await f.serve(world, [...FAST, '--node-join-timeout', '2']);
     await world.terminate(ghost!.instanceId);
-    await completedOnce(world, [ghost!.instanceId], 60_000);
+    await completedOnce([ghost!.instanceId], 60_000);
     expect(lm.countLogs(/never registered as a Node within 2s; nothing to drain/u)).toBe(1);
   });
 });
