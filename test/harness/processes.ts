@@ -47,15 +47,16 @@ export async function startProcess(options: StartOptions): Promise<StartedProces
   const file: WriteStream | undefined = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
     running.delete(pid);
-    file?.end();
     resolve(code);
   }));
+  // Output can still arrive after 'exit'; the log file closes only once stdout and stderr have closed ('close').
+  child.once('close', () => file?.end());
   let onLine: ((line: string) => void) | undefined;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on('line', (line) => {
       lines.push(line);
       if (lines.length > 20_000) lines.splice(0, 5_000);
-      file?.write(`${line}\n`);
+      if (file && !file.writableEnded) file.write(`${line}\n`);
       onLine?.(line);
     });
   }
