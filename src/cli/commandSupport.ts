@@ -1,6 +1,7 @@
 import { Option } from 'commander';
-import { ConfigError } from '../lifecycle/errors.js';
+import { ConfigError, describeError } from '../lifecycle/errors.js';
 import { type Logger, createLogger, toLogLevel } from '../observability/logger.js';
+import { type AdminAws, createAdminAws } from './adminAwsClients.js';
 
 /** Commander argument parser for repeatable list flags: `--x a,b --x c` → ['a,b', 'c'] (split later). */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -41,4 +42,27 @@ export function commandSignal(timeoutMs: number): { signal: AbortSignal; dispose
 /** Writes lines to stdout (results a user copies or a script reads; logs go to stderr). */
 export function printLines(lines: readonly string[]): void {
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * Runs a one-shot AWS command (enroll, unenroll, doctor): builds its clients, gives it a signal bounded by
+ * `timeoutMs` and SIGINT/SIGTERM, turns an abort into one clear line, and always releases the clients (logging the
+ * number of AWS calls at debug level).
+ */
+export async function runAwsCommand(
+  command: { name: string; region: string; timeoutMs: number; log?: Logger; rerunSafe: boolean },
+  work: (aws: AdminAws, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const aws = createAdminAws(command.region);
+  const { signal, dispose } = commandSignal(command.timeoutMs);
+  try {
+    await work(aws, signal);
+  } catch (e) {
+    if (signal.aborted) throw new ConfigError([`${command.name} stopped: ${describeError(signal.reason)}${command.rerunSafe ? '; re-running it is safe' : ''}`]);
+    throw e;
+  } finally {
+    command.log?.debug(`AWS calls: ${await aws.callCount()}`);
+    aws.destroy();
+    dispose();
+  }
 }

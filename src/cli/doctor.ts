@@ -9,8 +9,7 @@ import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { ConfigError, describeError } from '../lifecycle/errors.js';
 import { Metrics } from '../observability/metrics.js';
-import { createAdminAws } from './adminAwsClients.js';
-import { collect, commandSignal, printLines } from './commandSupport.js';
+import { collect, printLines, runAwsCommand } from './commandSupport.js';
 import { SERVE_FLAGS } from './serveFlags.js';
 
 const DOCTOR_TIMEOUT_MS = 2 * 60_000;
@@ -54,20 +53,12 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
       visibilityTimeout: str('visibilityTimeout'), pollingInterval: str('pollingInterval'),
       withDeregister: str('withDeregister'), deregisterTargetTypes: str('deregisterTargetTypes'),
     } satisfies DoctorFlags, env);
-    const aws = createAdminAws(settings.region);
-    const { signal, dispose } = commandSignal(DOCTOR_TIMEOUT_MS);
-    try {
+    await runAwsCommand({ name: 'doctor', region: settings.region, timeoutMs: DOCTOR_TIMEOUT_MS, rerunSafe: false }, async (aws, signal) => {
       const deps: DoctorDeps = { aws, simulator: aws.simulator, reviewer: accessReviewer(settings.localMode, env) };
       const results = evaluateInstallation(settings, await gatherFacts(settings, deps, signal));
       printLines(renderReport(results));
       if (results.some((r) => r.status === 'fail')) throw new ConfigError([`doctor: ${summarize(results)}; see the fixes above`]);
-    } catch (e) {
-      if (signal.aborted) throw new ConfigError([`doctor stopped: ${describeError(signal.reason)}`]);
-      throw e;
-    } finally {
-      aws.destroy();
-      dispose();
-    }
+    });
   });
 }
 

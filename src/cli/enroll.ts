@@ -3,9 +3,8 @@ import { DEFAULT_APPLY_OPTIONS, applyEnrollment } from '../enrollment/apply.js';
 import { type EnrollFlags, validateEnrollFlags } from '../enrollment/enrollSettings.js';
 import { observeInstallation } from '../enrollment/observe.js';
 import { describePlan, planEnrollment } from '../enrollment/plan.js';
-import { ConfigError, describeError } from '../lifecycle/errors.js';
-import { createAdminAws } from './adminAwsClients.js';
-import { boolOption, collect, commandLogger, commandSignal, printLines } from './commandSupport.js';
+import { ConfigError } from '../lifecycle/errors.js';
+import { boolOption, collect, commandLogger, printLines, runAwsCommand } from './commandSupport.js';
 
 const ENROLL_TIMEOUT_MS = 10 * 60_000;
 
@@ -44,9 +43,7 @@ export function registerEnroll(program: Command, env: Readonly<Record<string, st
         dryRun: options['dryRun'] as string,
       } satisfies EnrollFlags, env);
       const log = commandLogger(options['logLevel'] as string | undefined);
-      const aws = createAdminAws(settings.region);
-      const { signal, dispose } = commandSignal(ENROLL_TIMEOUT_MS);
-      try {
+      await runAwsCommand({ name: 'enroll', region: settings.region, timeoutMs: ENROLL_TIMEOUT_MS, log, rerunSafe: true }, async (aws, signal) => {
         const observed = await observeInstallation({ roleName: settings.roleName, queueName: settings.queueName, groupNames: settings.groupNames, hookName: settings.hookName }, aws, signal);
         const plan = planEnrollment(settings, observed);
         if (settings.dryRun) {
@@ -63,13 +60,6 @@ export function registerEnroll(program: Command, env: Readonly<Record<string, st
           'Run the service with:',
           `  lifecycle-manager serve --region ${settings.region} --queue-name ${settings.queueName}`,
         ]);
-      } catch (e) {
-        if (signal.aborted) throw new ConfigError([`enroll stopped: ${describeError(signal.reason)}; re-running it is safe`]);
-        throw e;
-      } finally {
-        log.debug(`AWS calls: ${await aws.callCount()}`);
-        aws.destroy();
-        dispose();
-      }
+      });
     });
 }

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { runUnenroll } from '../enrollment/unenroll.js';
 import { type UnenrollFlags, validateUnenrollFlags } from '../enrollment/unenrollSettings.js';
-import { ConfigError, describeError } from '../lifecycle/errors.js';
-import { createAdminAws } from './adminAwsClients.js';
-import { boolOption, collect, commandLogger, commandSignal } from './commandSupport.js';
+import { boolOption, collect, commandLogger, runAwsCommand } from './commandSupport.js';
 
 const UNENROLL_TIMEOUT_MS = 5 * 60_000;
 
@@ -37,17 +35,6 @@ export function registerUnenroll(program: Command, env: Readonly<Record<string, 
         dryRun: options['dryRun'] as string,
       } satisfies UnenrollFlags, env);
       const log = commandLogger(options['logLevel'] as string | undefined);
-      const aws = createAdminAws(settings.region);
-      const { signal, dispose } = commandSignal(UNENROLL_TIMEOUT_MS);
-      try {
-        await runUnenroll(settings, aws, log, signal);
-      } catch (e) {
-        if (signal.aborted) throw new ConfigError([`unenroll stopped: ${describeError(signal.reason)}; re-running it is safe`]);
-        throw e;
-      } finally {
-        log.debug(`AWS calls: ${await aws.callCount()}`);
-        aws.destroy();
-        dispose();
-      }
+      await runAwsCommand({ name: 'unenroll', region: settings.region, timeoutMs: UNENROLL_TIMEOUT_MS, log, rerunSafe: true }, async (aws, signal) => { await runUnenroll(settings, aws, log, signal); });
     });
 }
