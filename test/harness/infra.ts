@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { startTestCluster, type TestCluster } from './cluster.js';
 import { type Moto, startMoto } from './moto.js';
-import { LIMITED_USER, SERVICE_USER, bindClusterRole, bindRole, kubeconfigFor, shippedClusterRoleRules, shippedRoleRules } from './rbac.js';
+import { SERVICE_USER, bindClusterRole, bindRole, kubeconfigFor, shippedClusterRoleRules, shippedRoleRules } from './rbac.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..').replace(/\/dist$/u, '');
 
@@ -41,12 +41,18 @@ export async function startHarness(): Promise<Harness> {
     ensureTestCluster(): string; ensureMoto(): string;
   };
   const workDir = mkdtempSync(join(tmpdir(), 'lm-harness-'));
-  const [cluster, moto] = await Promise.all([
+  const [clusterStart, motoStart] = await Promise.allSettled([
     startTestCluster(ensureTestCluster(), { dir: join(workDir, 'cluster'), logFile: join(workDir, 'apiserver.log') }),
     startMoto(ensureMoto(), repoRoot, { logFile: join(workDir, 'moto.log') }),
-  ]).catch(async (e: unknown) => {
-    throw e;
-  });
+  ]);
+  if (clusterStart.status === 'rejected' || motoStart.status === 'rejected') {
+    // Leave nothing running when only one of the two came up.
+    if (clusterStart.status === 'fulfilled') await clusterStart.value.stop();
+    if (motoStart.status === 'fulfilled') await motoStart.value.stop();
+    throw clusterStart.status === 'rejected' ? clusterStart.reason : (motoStart as PromiseRejectedResult).reason;
+  }
+  const cluster = clusterStart.value;
+  const moto = motoStart.value;
   const admin = new k8s.KubeConfig();
   admin.loadFromFile(cluster.kubeconfigPath);
   await bindClusterRole(admin, 'lifecycle-manager', shippedClusterRoleRules(repoRoot), SERVICE_USER);
@@ -57,7 +63,6 @@ export async function startHarness(): Promise<Harness> {
   writeFileSync(limitedKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'limited'));
   const partialKubeconfigPath = join(workDir, 'partial.kubeconfig');
   writeFileSync(partialKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'partial'));
-  void LIMITED_USER;
   return {
     cluster, moto,
     info: {
