@@ -1,6 +1,7 @@
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import type { Metrics } from '../observability/metrics.js';
+import { AuthorizerWarmup } from './authorizerWarmup.js';
 
 /** The Kubernetes API clients the service uses, all sharing one counting middleware. */
 export interface KubeClients {
@@ -8,13 +9,18 @@ export interface KubeClients {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authorization: k8s.AuthorizationV1Api;
+  /** Sees every response made with `options`, so a 403 from an apiserver that just restarted can be told from a missing permission. */
+  readonly authorizerWarmup: AuthorizerWarmup;
+  /** Per-call options: honour `signal`, show the response to the AuthorizerWarmup, then `extra`. */
+  options(signal: AbortSignal, extra?: k8s.Middleware): k8s.ConfigurationOptions;
 }
 
 /**
  * Builds API clients whose every request is counted in `lifecycle_manager_kube_api_calls_total{verb,resource}`.
- * Counting happens in a client middleware, so the count is exactly what was sent to the apiserver.
+ * Counting happens in a client middleware, so the count is exactly what was sent to the apiserver; the same
+ * per-call options show every response to the AuthorizerWarmup.
  */
-export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics): KubeClients {
+export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, authorizerWarmup = new AuthorizerWarmup()): KubeClients {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const agents = new KeepAliveAgents();
@@ -33,22 +39,33 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics):
       authMethods: { default: kubeConfig },
       promiseMiddleware: [counting],
     }));
-  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api) };
+  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
+    authorizerWarmup,
+    options: (signal, extra) => withSignal(signal, extra, authorizerWarmup),
+  };
 }
 
 /**
- * Per-call options that make the request honour `signal` (the client keeps no per-request signal otherwise),
- * appended to the client's own middleware (the call counter). The object-style API runs Observable middleware.
+ * Per-call options that make the request honour `signal` (the client keeps no per-request signal otherwise) and,
+ * given a `warmup`, show it the request's verb and resource with the response; appended to the client's own
+ * middleware (the call counter). Per call, because only a per-call middleware sees both a request and its response.
+ * The object-style API runs Observable middleware.
  */
-export function withSignal(signal: AbortSignal, extra?: k8s.Middleware): k8s.ConfigurationOptions {
-  const setSignal: k8s.Middleware = {
+export function withSignal(signal: AbortSignal, extra?: k8s.Middleware, warmup?: AuthorizerWarmup): k8s.ConfigurationOptions {
+  let request = '';
+  const perCall: k8s.Middleware = {
     pre: async (context) => {
       context.setSignal(signal);
+      const { verb, resource } = describeRequest(context.getHttpMethod(), context.getUrl());
+      request = `${verb} ${resource}`;
       return context;
     },
-    post: async (context) => context,
+    post: async (context) => {
+      warmup?.observe(request, context.httpStatusCode, context.headers);
+      return context;
+    },
   };
-  return { middleware: (extra ? [setSignal, extra] : [setSignal]).map(toObservable), middlewareMergeStrategy: 'append' };
+  return { middleware: (extra ? [perCall, extra] : [perCall]).map(toObservable), middlewareMergeStrategy: 'append' };
 }
 
 function toObservable(m: k8s.Middleware): k8s.ObservableMiddleware {

@@ -1,4 +1,5 @@
 import { AccessDeniedError, TransientError } from '../lifecycle/errors.js';
+import type { AuthorizerWarmup } from './authorizerWarmup.js';
 
 /** The HTTP status of a Kubernetes API error, or undefined for anything else (network errors, aborts). */
 export function statusCode(e: unknown): number | undefined {
@@ -25,12 +26,16 @@ export const isNotFound = (e: unknown): boolean => statusCode(e) === 404;
 export const isConflict = (e: unknown): boolean => statusCode(e) === 409;
 
 /**
- * Translates a Kubernetes client error into the domain's vocabulary: 401/403 → AccessDeniedError; 429, 5xx and
- * network failures → TransientError; aborts and everything else unchanged.
+ * Translates a Kubernetes client error into the domain's vocabulary: 401/403 → AccessDeniedError (but a 403 from an
+ * apiserver whose authorizer is still warming up → TransientError); 429, 5xx and network failures → TransientError;
+ * aborts and everything else unchanged.
  */
-export function toDomainError(e: unknown, operation: string): unknown {
+export function toDomainError(e: unknown, operation: string, warmup?: AuthorizerWarmup): unknown {
   if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return e;
   const code = statusCode(e);
+  if (code === 403 && warmup?.isWarmupRefusal(e)) {
+    return new TransientError(`${operation}: HTTP 403 although this identity was authorized before (the apiserver's authorization caches are still syncing after a restart?): ${statusMessage(e)}`, false, { cause: e });
+  }
   if (code === 401 || code === 403) return new AccessDeniedError(operation, statusMessage(e), { cause: e });
   if (code === 429 || (code !== undefined && code >= 500)) {
     return new TransientError(`${operation}: HTTP ${code}: ${statusMessage(e)}`, code === 429, { cause: e });

@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterPort, DeletionOutcome, EvictionOutcome, NodeInfo, PodInfo } from '../lifecycle/ports.js';
-import { type KubeClients, withSignal } from './apiClients.js';
+import type { KubeClients } from './apiClients.js';
 import { isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeDirectory.js';
 
@@ -30,30 +30,30 @@ export class KubeCluster implements ClusterPort {
 
   async getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined> {
     try {
-      return toNodeInfo(await this.clients.core.readNode({ name }, withSignal(signal)));
+      return toNodeInfo(await this.clients.core.readNode({ name }, this.clients.options(signal)));
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw toDomainError(e, `get node ${name}`);
+      throw toDomainError(e, `get node ${name}`, this.clients.authorizerWarmup);
     }
   }
 
   async cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'> {
     const body = { spec: { unschedulable: true }, ...(Object.keys(labels).length > 0 ? { metadata: { labels } } : {}) };
     try {
-      await this.clients.core.patchNode({ name, body }, withSignal(signal, contentType(k8s.PatchStrategy.MergePatch)));
+      await this.clients.core.patchNode({ name, body }, this.clients.options(signal, contentType(k8s.PatchStrategy.MergePatch)));
       return 'cordoned';
     } catch (e) {
       if (isNotFound(e)) return 'gone';
-      throw toDomainError(e, `cordon node ${name}`);
+      throw toDomainError(e, `cordon node ${name}`, this.clients.authorizerWarmup);
     }
   }
 
   async listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]> {
     try {
-      const list = await this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, withSignal(signal));
+      const list = await this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, this.clients.options(signal));
       return list.items.map(toPodInfo);
     } catch (e) {
-      throw toDomainError(e, `list pods on node ${name}`);
+      throw toDomainError(e, `list pods on node ${name}`, this.clients.authorizerWarmup);
     }
   }
 
@@ -64,14 +64,14 @@ export class KubeCluster implements ClusterPort {
       deleteOptions: { preconditions: { uid: pod.uid } },
     };
     try {
-      await this.clients.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }, withSignal(signal));
+      await this.clients.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }, this.clients.options(signal));
       return 'evicted';
     } catch (e) {
       if (isNotFound(e) || isConflict(e)) return 'gone';
       if (statusCode(e) === 429) return 'blocked-by-pdb';
       // The eviction subresource refuses pods covered by more than one budget with a 500; it will not evict them.
       if (statusCode(e) === 500 && /more than one PodDisruptionBudget/u.test(statusMessage(e))) return 'blocked-by-pdb';
-      throw toDomainError(e, `evict pod ${pod.namespace}/${pod.name}`);
+      throw toDomainError(e, `evict pod ${pod.namespace}/${pod.name}`, this.clients.authorizerWarmup);
     }
   }
 
@@ -79,22 +79,22 @@ export class KubeCluster implements ClusterPort {
     try {
       await this.clients.core.deleteNamespacedPod(
         { name: pod.name, namespace: pod.namespace, gracePeriodSeconds, body: { gracePeriodSeconds, preconditions: { uid: pod.uid } } },
-        withSignal(signal),
+        this.clients.options(signal),
       );
       return 'deleted';
     } catch (e) {
       if (isNotFound(e) || isConflict(e)) return 'gone';
-      throw toDomainError(e, `delete pod ${pod.namespace}/${pod.name}`);
+      throw toDomainError(e, `delete pod ${pod.namespace}/${pod.name}`, this.clients.authorizerWarmup);
     }
   }
 
   async deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome> {
     try {
-      await this.clients.core.deleteNode({ name }, withSignal(signal));
+      await this.clients.core.deleteNode({ name }, this.clients.options(signal));
       return 'deleted';
     } catch (e) {
       if (isNotFound(e)) return 'gone';
-      throw toDomainError(e, `delete node ${name}`);
+      throw toDomainError(e, `delete node ${name}`, this.clients.authorizerWarmup);
     }
   }
 }

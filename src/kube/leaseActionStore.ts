@@ -3,7 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { LifecycleAction } from '../lifecycle/action.js';
 import { TransientError } from '../lifecycle/errors.js';
 import type { ActionPhase, ActionRecord, ActionStore, ClaimResult } from '../lifecycle/ports.js';
-import { type KubeClients, withSignal } from './apiClients.js';
+import type { KubeClients } from './apiClients.js';
 import { isConflict, isNotFound, toDomainError } from './errors.js';
 
 const PREFIX = 'lifecycle-manager.io';
@@ -37,11 +37,11 @@ export class LeaseActionStore implements ActionStore {
       const current = await this.read(record.action, signal);
       if (!current) {
         try {
-          this.remember(record.action, await this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: withMicroTimes(this.toLease(record, undefined)) }, withSignal(signal)));
+          this.remember(record.action, await this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: withMicroTimes(this.toLease(record, undefined)) }, this.clients.options(signal)));
           return { status: 'claimed', resumedFrom: undefined, previousHolder: undefined };
         } catch (e) {
           if (isConflict(e)) continue; // created by another replica a moment ago: look again
-          throw toDomainError(e, `create lease for ${record.action.instanceId}`);
+          throw toDomainError(e, `create lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
         }
       }
       const holder = current.spec?.holderIdentity ?? '';
@@ -51,7 +51,7 @@ export class LeaseActionStore implements ActionStore {
         this.remember(record.action, await this.replace(this.toLease({ ...record, phase: resumedFrom ?? record.phase }, current), signal));
         return { status: 'claimed', resumedFrom, previousHolder: holder || undefined };
       } catch (e) {
-        if (!isConflict(e)) throw toDomainError(e, `take over lease for ${record.action.instanceId}`);
+        if (!isConflict(e)) throw toDomainError(e, `take over lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
       }
     }
     const holder = (await this.read(record.action, signal))?.spec?.holderIdentity ?? 'another replica';
@@ -83,7 +83,7 @@ export class LeaseActionStore implements ActionStore {
         return 'renewed';
       } catch (e) {
         if (isNotFound(e)) return 'lost';
-        if (!isConflict(e)) throw toDomainError(e, `renew lease for ${action.instanceId}`);
+        if (!isConflict(e)) throw toDomainError(e, `renew lease for ${action.instanceId}`, this.clients.authorizerWarmup);
         lease = await this.read(action, signal);
       }
     }
@@ -93,9 +93,9 @@ export class LeaseActionStore implements ActionStore {
   async release(action: LifecycleAction, signal: AbortSignal): Promise<void> {
     this.seen.delete(action.instanceId);
     try {
-      await this.clients.coordination.deleteNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, withSignal(signal));
+      await this.clients.coordination.deleteNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, this.clients.options(signal));
     } catch (e) {
-      if (!isNotFound(e)) throw toDomainError(e, `delete lease for ${action.instanceId}`);
+      if (!isNotFound(e)) throw toDomainError(e, `delete lease for ${action.instanceId}`, this.clients.authorizerWarmup);
     }
   }
 
@@ -108,16 +108,16 @@ export class LeaseActionStore implements ActionStore {
     try {
       await this.replace(next, signal);
     } catch (e) {
-      if (!isConflict(e) && !isNotFound(e)) throw toDomainError(e, `hand over lease for ${action.instanceId}`);
+      if (!isConflict(e) && !isNotFound(e)) throw toDomainError(e, `hand over lease for ${action.instanceId}`, this.clients.authorizerWarmup);
     }
   }
 
   async listOrphans(signal: AbortSignal): Promise<ActionRecord[]> {
     let list: k8s.V1LeaseList;
     try {
-      list = await this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: `app.kubernetes.io/managed-by=lifecycle-manager,${PREFIX}/queue=${this.queueLabel}` }, withSignal(signal));
+      list = await this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: `app.kubernetes.io/managed-by=lifecycle-manager,${PREFIX}/queue=${this.queueLabel}` }, this.clients.options(signal));
     } catch (e) {
-      throw toDomainError(e, 'list leases');
+      throw toDomainError(e, 'list leases', this.clients.authorizerWarmup);
     }
     return list.items
       .filter((l) => this.isExpired(l) || l.spec?.holderIdentity === this.identity || !l.spec?.holderIdentity)
@@ -138,17 +138,17 @@ export class LeaseActionStore implements ActionStore {
 
   private async read(action: LifecycleAction, signal: AbortSignal): Promise<k8s.V1Lease | undefined> {
     try {
-      const lease = await this.clients.coordination.readNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, withSignal(signal));
+      const lease = await this.clients.coordination.readNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, this.clients.options(signal));
       this.remember(action, lease);
       return lease;
     } catch (e) {
       if (isNotFound(e)) return undefined;
-      throw toDomainError(e, `read lease for ${action.instanceId}`);
+      throw toDomainError(e, `read lease for ${action.instanceId}`, this.clients.authorizerWarmup);
     }
   }
 
   private replace(lease: k8s.V1Lease, signal: AbortSignal): Promise<k8s.V1Lease> {
-    return this.clients.coordination.replaceNamespacedLease({ name: lease.metadata!.name!, namespace: this.namespace, body: withMicroTimes(lease) }, withSignal(signal));
+    return this.clients.coordination.replaceNamespacedLease({ name: lease.metadata!.name!, namespace: this.namespace, body: withMicroTimes(lease) }, this.clients.options(signal));
   }
 
   private remember(action: LifecycleAction, lease: k8s.V1Lease): void {

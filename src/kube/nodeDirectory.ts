@@ -3,7 +3,7 @@ import { abortReason, sleep } from '../lifecycle/sleep.js';
 import type { NodeDirectory, NodeInfo } from '../lifecycle/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type KubeClients, withSignal } from './apiClients.js';
+import type { KubeClients } from './apiClients.js';
 
 /** `aws:///us-west-2a/i-0123` → `i-0123` (the last `/`-separated segment, as upstream matches). */
 export function instanceIdFromProviderId(providerId: string | undefined): string | undefined {
@@ -92,7 +92,7 @@ export class WatchedNodeDirectory implements NodeDirectory {
     const seen = new Set<string>();
     let next: string | undefined;
     do {
-      const page: k8s.V1NodeList = await this.clients.core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, withSignal(this.stopping.signal));
+      const page: k8s.V1NodeList = await this.clients.core.listNode({ limit: 500, ...(next ? { _continue: next } : {}) }, this.clients.options(this.stopping.signal));
       for (const node of page.items) {
         const info = this.upsert(node);
         if (info) seen.add(info.name);
