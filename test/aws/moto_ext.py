@@ -9,14 +9,16 @@ Inspection endpoint for tests (not an AWS API):
     GET  /_lifecycle/actions  ->  {"actions": [{instanceId, autoScalingGroupName,
          lifecycleHookName, token, startedAt, heartbeats, lastHeartbeatAt,
          result: null|"CONTINUE"|"ABANDON", resultSource: null|"complete"|"expired"
-         (also "skipped", "hook-deleted", "group-deleted"), completedAt, completeCalls,
-         rejectedCompleteCalls, ...}]}  -- every action since the last reset, ended ones too.
+         (also "skipped", "hook-deleted", "group-deleted", "pool-deleted"), completedAt,
+         completeCalls, rejectedCompleteCalls, lifecycleState, origin, destination, ...}]}
+         -- every action since the last reset, ended ones too.
     POST /moto-api/reset      ->  moto's reset; also forgets every lifecycle action.
 
 What is added (details in test/aws/README.md and each motoext/*.py docstring):
     motoext/hooks.py          PutLifecycleHook keeps target/role/metadata, TEST_NOTIFICATION
     motoext/actions.py        Complete/RecordLifecycleActionHeartbeat, expiry, inspection
     motoext/scalein.py        Terminating:Wait on terminate and on scale-in, hook messages
+    motoext/warm_pools.py     warm-pool instances, Warmed:Pending:Wait / Warmed:Terminating:Wait
     motoext/traffic.py        Describe/Attach/DetachTrafficSources
     motoext/elbv2_targets.py  targets keyed by (Id, Port), draining, ip targets
     motoext/elb_classic.py    Register/DeregisterInstances reply shape

@@ -13,8 +13,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import actions, elb_classic, elbv2_targets, hooks, perf, scalein, server, traffic
+    from . import (actions, elb_classic, elbv2_targets, hooks, perf, scalein, server, traffic,
+                   warm_pools)
 
-    for module in (hooks, actions, scalein, traffic, elbv2_targets, elb_classic, server, perf):
+    # warm_pools wraps what scalein patched, so it comes after it
+    for module in (hooks, actions, scalein, warm_pools, traffic, elbv2_targets, elb_classic, server, perf):
         module.install()
     _installed = True

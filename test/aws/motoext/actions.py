@@ -5,13 +5,15 @@ tests can inspect what happened (GET /_lifecycle/actions) until POST /moto-api/r
 An instance in Terminating:Wait is terminated once every action started for it has ended;
 ABANDON ends the instance's other pending actions at once (AWS: "remaining actions, such as
 other lifecycle hooks, are skipped"); for a termination both results terminate it.
+Each action records the wait state it started in; what happens once the last one ends is
+FINISHERS[that state] (warm_pools.py adds Warmed:Pending:Wait and Warmed:Terminating:Wait).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from moto.autoscaling.models import autoscaling_backends
 from moto.autoscaling.responses import AutoScalingResponse
@@ -21,10 +23,13 @@ from .common import LOCK, RESULTS, TERMINATING, ValidationError, deliver, iso_no
 
 ACTIONS: list["Action"] = []
 EXPIRY_TICK_SECONDS = 0.1
+TERMINATING_WAIT = "Terminating:Wait"
 
 
 class Action:
-    def __init__(self, account: str, region: str, group_name: str, instance_id: str, hook: Any):
+    def __init__(self, account: str, region: str, group_name: str, instance_id: str, hook: Any,
+                 lifecycle_state: str = TERMINATING_WAIT, origin: str = "AutoScalingGroup",
+                 destination: str = "EC2"):
         self.account = account
         self.region = region
         self.group_name = group_name
@@ -45,6 +50,9 @@ class Action:
         self.complete_calls = 0
         self.rejected_complete_calls = 0
         self.rejected_heartbeats = 0
+        self.lifecycle_state = lifecycle_state
+        self.origin = origin
+        self.destination = destination
 
     @property
     def active(self) -> bool:
@@ -79,6 +87,9 @@ class Action:
             "completeCalls": self.complete_calls,
             "rejectedCompleteCalls": self.rejected_complete_calls,
             "rejectedHeartbeats": self.rejected_heartbeats,
+            "lifecycleState": self.lifecycle_state,
+            "origin": self.origin,
+            "destination": self.destination,
         }
 
 
@@ -96,14 +107,17 @@ def pending_for_instance(account: str, region: str, instance_id: str) -> list[Ac
     return [a for a in ACTIONS if a.active and (a.account, a.region, a.instance_id) == (account, region, instance_id)]
 
 
-def start(backend: Any, group: Any, instance_id: str, hooks: list[Any]) -> None:
+def start(backend: Any, group: Any, instance_id: str, hooks: list[Any],
+          lifecycle_state: str = TERMINATING_WAIT, origin: str = "AutoScalingGroup",
+          destination: str = "EC2") -> None:
     """Start one action per termination hook and send each hook's lifecycle message."""
     for hook in hooks:
-        action = Action(backend.account_id, backend.region_name, group.name, instance_id, hook)
+        action = Action(backend.account_id, backend.region_name, group.name, instance_id, hook,
+                        lifecycle_state, origin, destination)
         ACTIONS.append(action)
         body = {
-            "Origin": "AutoScalingGroup",
-            "Destination": "EC2",
+            "Origin": origin,
+            "Destination": destination,
             "Service": "AWS Auto Scaling",
             "Time": iso_now(),
             "AccountId": backend.account_id,
@@ -131,7 +145,8 @@ def end(action: Action, result: str | None, source: str) -> None:
             other.result_source, other.completed_at = "skipped", action.completed_at
         siblings = []
     if not siblings:
-        finish_termination(action.account, action.region, action.group_name, action.instance_id)
+        finish = FINISHERS.get(action.lifecycle_state, finish_termination)
+        finish(action.account, action.region, action.group_name, action.instance_id)
 
 
 def finish_termination(account: str, region: str, group_name: str, instance_id: str) -> None:
@@ -147,6 +162,10 @@ def finish_termination(account: str, region: str, group_name: str, instance_id: 
     backend.elbv2_backend.notify_terminate_instances([instance_id])
     if group is not None:
         backend.update_attached_elbs(group_name)
+
+
+# wait state -> what ends it once its last action has ended: f(account, region, group, instance)
+FINISHERS: dict[str, Callable[[str, str, str, str], None]] = {TERMINATING_WAIT: finish_termination}
 
 
 def close_for_group(account: str, region: str, group_name: str, source: str) -> None:
