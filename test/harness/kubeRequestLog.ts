@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, type Server, createServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
+import { countOpenRequests, readBody } from './faultRules.js';
 
 /** One request the service sent to the apiserver, as it went over the wire. */
 export interface RecordedKubeRequest {
@@ -15,6 +16,8 @@ export interface RecordedKubeRequest {
   status: number | undefined;
   /** The request body, only for requests `captureBody` selected. */
   body: string | undefined;
+  /** The fault an `intercept` (test/harness/kubeFaultProxy.ts) injected into this request; undefined if none. */
+  fault: string | undefined;
 }
 
 export interface KubeRequestLog {
@@ -24,6 +27,8 @@ export interface KubeRequestLog {
   readonly requests: readonly RecordedKubeRequest[];
   /** TLS connections the client has opened to the recorder so far (connection reuse shows as fewer than requests). */
   connections(): number;
+  /** Requests received and not yet answered in full or abandoned by their client (an open watch counts). */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -39,6 +44,12 @@ export interface KubeRequestLogOptions {
   readonly tls: { readonly certFile: string; readonly keyFile: string };
   /** Which requests to keep the body of (bodies are small JSON documents). */
   readonly captureBody?: (method: string, url: string) => boolean;
+  /**
+   * Sees every request before it is forwarded, its body read in full (what test/harness/kubeFaultProxy.ts builds
+   * on): it may delay it, note a `fault` in its record, or answer it itself (then setting the record's status).
+   * Resolves to true when the request must not be forwarded (answered, or its client went away).
+   */
+  readonly intercept?: (record: RecordedKubeRequest, body: Buffer, res: ServerResponse) => Promise<boolean>;
 }
 
 /**
@@ -60,13 +71,31 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, ...(ca ? { ca } : { rejectUnauthorized: false }) });
   const requests: RecordedKubeRequest[] = [];
 
-  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+  const receive = (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
-    const record: RecordedKubeRequest = { method, url, startedAtMs: Date.now(), respondedAtMs: undefined, status: undefined, body: undefined };
+    const record: RecordedKubeRequest = { method, url, startedAtMs: Date.now(), respondedAtMs: undefined, status: undefined, body: undefined, fault: undefined };
     requests.push(record);
     const capture = options.captureBody?.(method, url) ?? false;
-    const chunks: Buffer[] = [];
+    const intercept = options.intercept;
+    if (intercept) {
+      void readBody(req).then(async (body) => {
+        if (capture) record.body = body.toString('utf8');
+        if (!(await intercept(record, body, res))) forward(req, res, record, body);
+      }).catch(() => res.destroy());
+      return;
+    }
+    if (capture) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => { record.body = Buffer.concat(chunks).toString('utf8'); });
+    }
+    forward(req, res, record, undefined);
+  };
+
+  /** Sends the request on (`body`, or the request's own stream when undefined) and streams the answer back. */
+  const forward = (req: IncomingMessage, res: ServerResponse, record: RecordedKubeRequest, body: Buffer | undefined): void => {
+    const { method, url } = record;
     const headers = { ...req.headers, host: upstream.host };
     const out = httpsRequest({ hostname: upstream.hostname, port: upstream.port, path: url, method, headers, agent }, (answer) => {
       record.respondedAtMs = Date.now();
@@ -81,14 +110,12 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
     });
     // A client that goes away (an aborted call, a closed watch) takes its upstream request with it.
     res.on('close', () => { if (!res.writableFinished) out.destroy(); });
-    if (capture) {
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => { record.body = Buffer.concat(chunks).toString('utf8'); });
-    }
-    req.pipe(out);
+    if (body) out.end(body);
+    else req.pipe(out);
   };
 
-  const server: Server = createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, forward);
+  const server: Server = createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, receive);
+  const open = countOpenRequests(server);
   let connections = 0;
   server.on('secureConnection', () => { connections++; });
   server.requestTimeout = 0; // watches stay open for many minutes
@@ -112,6 +139,7 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
     kubeconfigPath: options.outputKubeconfigPath,
     requests,
     connections: () => connections,
+    open,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
