@@ -3,9 +3,10 @@ import {
   DeleteLifecycleHookCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeLifecycleHooksCommand,
+  DescribeTagsCommand,
   PutLifecycleHookCommand,
 } from '@aws-sdk/client-auto-scaling';
-import type { HookState, LifecycleHooks, PutHookOutcome, PutHookRequest } from '../enrollment/ports.js';
+import type { HookState, LifecycleHooks, PutHookOutcome, PutHookRequest, Tags } from '../enrollment/ports.js';
 import { toAdminError } from './adminErrors.js';
 import { awsErrorName } from './errors.js';
 import { toLifecycleHook } from './lifecycleHookShape.js';
@@ -31,6 +32,28 @@ export class AwsLifecycleHooks implements LifecycleHooks {
 
   allGroups(signal: AbortSignal): Promise<string[]> {
     return this.groupNames(undefined, signal);
+  }
+
+  async groupTags(names: readonly string[], signal: AbortSignal): Promise<Map<string, Tags>> {
+    const tags = new Map<string, Record<string, string>>();
+    try {
+      for (let i = 0; i < names.length; i += NAMES_PER_CALL) {
+        let token: string | undefined;
+        do {
+          const out = await this.client.send(new DescribeTagsCommand({ Filters: [{ Name: 'auto-scaling-group', Values: names.slice(i, i + NAMES_PER_CALL) }], NextToken: token }), { abortSignal: signal });
+          for (const t of out.Tags ?? []) {
+            if (!t.ResourceId || !t.Key) continue;
+            const group = tags.get(t.ResourceId) ?? {};
+            group[t.Key] = t.Value ?? '';
+            tags.set(t.ResourceId, group);
+          }
+          token = out.NextToken;
+        } while (token);
+      }
+      return tags;
+    } catch (e) {
+      throw toAdminError(e, 'autoscaling:DescribeTags');
+    }
   }
 
   async describeHooks(autoScalingGroupName: string, lifecycleHookName: string | undefined, signal: AbortSignal): Promise<HookState[]> {

@@ -15,7 +15,7 @@ import { SERVE_FLAGS } from './serveFlags.js';
 const DOCTOR_TIMEOUT_MS = 2 * 60_000;
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** serve's flags that decide whether an installation fits; doctor takes them with serve's names and defaults. */
-const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types'];
+const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
 
 /** `doctor`: checks a running or planned installation and prints a ✓/✗ table with a fix for each ✗. */
 export function registerDoctor(program: Command, env: Readonly<Record<string, string | undefined>>): void {
@@ -52,6 +52,7 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
       maxTerminationGracePeriod: str('maxTerminationGracePeriod'), maxTimeToProcess: str('maxTimeToProcess'),
       visibilityTimeout: str('visibilityTimeout'), pollingInterval: str('pollingInterval'),
       withDeregister: str('withDeregister'), deregisterTargetTypes: str('deregisterTargetTypes'),
+      nodeJoinTimeout: str('nodeJoinTimeout'), deregistrationTimeout: str('deregistrationTimeout'), clusterName: str('clusterName'),
     } satisfies DoctorFlags, env);
     await runAwsCommand({ name: 'doctor', region: settings.region, timeoutMs: DOCTOR_TIMEOUT_MS, rerunSafe: false }, async (aws, signal) => {
       const deps: DoctorDeps = { aws, simulator: aws.simulator, reviewer: accessReviewer(settings.localMode, env) };

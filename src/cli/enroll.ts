@@ -25,6 +25,7 @@ export function registerEnroll(program: Command, env: Readonly<Record<string, st
     .option('--heartbeat-timeout <int>', 'the hook\'s HeartbeatTimeout in seconds (30-7200); serve heartbeats every half of it', '300')
     .option('--default-result <string>', 'what AWS does when the hook times out (serve down, nobody heartbeats): CONTINUE lets the group\'s other termination hooks still run; ABANDON skips them. The instance terminates either way.', 'CONTINUE')
     .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
+    .option('--cluster-name <string>', 'the queue is shared between clusters and these groups belong to this one (serve --cluster-name): the redrive policy\'s maxReceiveCount is sized for every cluster whose hooks notify the queue, since each receive by another cluster counts')
     .option('--tags <key=value,...>', 'tags for the role and queues it creates, besides managed-by=lifecycle-manager; repeatable', collect)
     .addOption(boolOption('--overwrite', 'update resources if they already exist and differ (role trust policy and tags, queue attributes and tags, hooks)'))
     .addOption(boolOption('--dry-run', 'print what would be created or changed, and change nothing'))
@@ -41,10 +42,11 @@ export function registerEnroll(program: Command, env: Readonly<Record<string, st
         tags: options['tags'] as string[],
         overwrite: options['overwrite'] as string,
         dryRun: options['dryRun'] as string,
+        clusterName: options['clusterName'] as string | undefined,
       } satisfies EnrollFlags, env);
       const log = commandLogger(options['logLevel'] as string | undefined);
       await runAwsCommand({ name: 'enroll', region: settings.region, timeoutMs: ENROLL_TIMEOUT_MS, log, rerunSafe: true }, async (aws, signal) => {
-        const observed = await observeInstallation({ roleName: settings.roleName, queueName: settings.queueName, groupNames: settings.groupNames, hookName: settings.hookName }, aws, signal);
+        const observed = await observeInstallation({ roleName: settings.roleName, queueName: settings.queueName, groupNames: settings.groupNames, hookName: settings.hookName, clusterName: settings.clusterName }, aws, signal);
         const plan = planEnrollment(settings, observed);
         if (settings.dryRun) {
           printLines(describePlan(plan, settings).map((line) => `would ${line}`));
@@ -58,7 +60,7 @@ export function registerEnroll(program: Command, env: Readonly<Record<string, st
           `Queue URL: ${result.queueUrl}`,
           `Dead-letter Queue URL: ${result.deadLetterQueueUrl}`,
           'Run the service with:',
-          `  lifecycle-manager serve --region ${settings.region} --queue-name ${settings.queueName}`,
+          `  lifecycle-manager serve --region ${settings.region} --queue-name ${settings.queueName}${settings.clusterName ? ` --cluster-name ${settings.clusterName}` : ''}`,
         ]);
       });
     });

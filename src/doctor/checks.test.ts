@@ -3,15 +3,15 @@ import type { HookState, QueueState } from '../enrollment/ports.js';
 import { describePermission, servicePermissions } from '../kube/permissions.js';
 import { type CheckResult, evaluateInstallation } from './checks.js';
 import type { DoctorSettings } from './doctorSettings.js';
-import { drainBudgetSeconds, heartbeatTimeoutFor } from './drainBudget.js';
+import { heartbeatTimeoutFor, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import type { DoctorFacts } from './facts.js';
 import { renderReport } from './report.js';
 
 const settings: DoctorSettings = {
   region: 'us-east-1', queueName: 'lm', groupNames: ['a'], hookName: 'lifecycle-manager', expectedDefaultResult: 'CONTINUE',
   principalArn: undefined, localMode: '', leaseNamespace: 'lifecycle-manager',
-  drain: { drainTimeoutSeconds: 300, drainRetries: 3, drainIntervalSeconds: 30, maxTerminationGracePeriodSeconds: 900, maxTimeToProcessSeconds: 3600 },
-  visibilityTimeoutSeconds: 60, pollingIntervalSeconds: 10, withDeregister: true, deregisterTargetTypes: ['target-group', 'classic-elb'],
+  drain: { drainTimeoutSeconds: 300, drainRetries: 3, drainIntervalSeconds: 30, maxTerminationGracePeriodSeconds: 900, maxTimeToProcessSeconds: 3600, nodeJoinTimeoutSeconds: 120, deregistrationTimeoutSeconds: 600 },
+  visibilityTimeoutSeconds: 60, pollingIntervalSeconds: 10, withDeregister: true, deregisterTargetTypes: ['target-group', 'classic-elb'], clusterName: undefined,
 };
 const ARN = 'arn:aws:sqs:us-east-1:123456789012:';
 const KUBE = servicePermissions('lifecycle-manager');
@@ -51,8 +51,9 @@ describe('evaluateInstallation', () => {
   it('fails a hook whose global timeout is shorter than the drain budget and names the HeartbeatTimeout that fits', () => {
     const short = { ...hook, heartbeatTimeoutSeconds: 10, globalTimeoutSeconds: 1000 };
     const results = evaluateInstallation(settings, { ...healthy, hooks: { kind: 'listed', groups: [{ autoScalingGroupName: 'a', hook: short }], missingGroups: [], scanned: false } });
-    expect(drainBudgetSeconds(settings.drain)).toBe(3 * 300 + 2 * 30 + 900 + 30);
-    expect(heartbeatTimeoutFor(1890)).toBe(30);
+    // The longest termination: a late Node, the load-balancer wait, every attempt and interval, the escalation, completion.
+    expect(totalBudgetSeconds(settings.drain)).toBe(120 + 600 + 3 * 300 + 2 * 30 + 900 + 30 + 45);
+    expect(heartbeatTimeoutFor(2655)).toBe(30);
     expect(row(results, 'hook timeout on \'a\'')).toMatchObject({ status: 'fail', fix: expect.stringContaining('--heartbeat-timeout 30 --overwrite') });
     // A message of a crashed replica (60s + 10s) would come back after a 10s hook could have expired.
     expect(row(results, 'visibility timeout')).toMatchObject({ status: 'fail', fix: expect.stringContaining('--heartbeat-timeout 142') });
@@ -75,9 +76,21 @@ describe('evaluateInstallation', () => {
     expect(row(forgetful, 'dead-letter queue')).toMatchObject({ status: 'fail', fix: 'raise MessageRetentionPeriod of \'lm-dlq\' to 172800 or more' });
   });
 
-  it('fails a drain budget larger than --max-time-to-process', () => {
-    const results = evaluateInstallation({ ...settings, drain: { ...settings.drain, maxTimeToProcessSeconds: 1800 } }, healthy);
-    expect(row(results, 'drain budget')).toMatchObject({ status: 'fail', fix: expect.stringContaining('--max-time-to-process 1890') });
+  it('fails a drain budget larger than --max-time-to-process, counting the node-join wait, the load-balancer wait and the drain intervals', () => {
+    const results = evaluateInstallation({ ...settings, drain: { ...settings.drain, maxTimeToProcessSeconds: 1900 } }, healthy);
+    expect(row(results, 'drain budget')).toMatchObject({ status: 'fail', fix: expect.stringContaining('--max-time-to-process 2655') });
+    expect(row(results, 'drain budget')?.detail).toMatch(/120s for a late Node .*600s load-balancer wait .*2×30s between attempts/u);
+  });
+
+  it('fails a shared queue whose redrive policy cannot survive the clusters sharing it, naming the count that does', () => {
+    const shared = { ...settings, clusterName: 'blue' };
+    const three = evaluateInstallation(shared, { ...healthy, sharingClusters: ['blue', 'green', 'red'] });
+    expect(row(three, 'dead-letter queue')).toMatchObject({ status: 'fail', detail: expect.stringContaining('maxReceiveCount 5 on a queue shared by 3 clusters (blue, green, red)'), fix: expect.stringMatching(/^set maxReceiveCount to 28 or more/u) });
+    // Told it is shared (--cluster-name) but seeing no other cluster yet: at least two share it.
+    expect(row(evaluateInstallation(shared, { ...healthy, sharingClusters: ['blue'] }), 'dead-letter queue')?.fix).toMatch(/^set maxReceiveCount to 19 or more/u);
+    const roomy = { ...healthy, queue: { kind: 'found' as const, value: queue('lm', { MessageRetentionPeriod: '172800', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `${ARN}lm-dlq`, maxReceiveCount: 28 }) }) } };
+    expect(row(evaluateInstallation(shared, { ...roomy, sharingClusters: ['blue', 'green', 'red'] }), 'dead-letter queue')?.status).toBe('pass');
+    expect(row(evaluateInstallation(settings, { ...healthy, sharingClusters: ['blue', 'green', 'red'] }), 'dead-letter queue')?.status).toBe('pass');
   });
 
   it('skips (never fails) the IAM check when the simulation is unavailable, and fails denied actions', () => {

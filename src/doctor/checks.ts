@@ -6,7 +6,8 @@ import { DLQ_SUFFIX, TERMINATING_TRANSITION, arnName, parseRedrivePolicy } from 
 import type { HookState, QueueState } from '../enrollment/ports.js';
 import { describePermission, ruleFor } from '../kube/permissions.js';
 import type { DoctorSettings } from './doctorSettings.js';
-import { ESCALATION_SLACK_SECONDS, drainBudgetSeconds, heartbeatTimeoutFor } from './drainBudget.js';
+import { OWN_RECEIVES, requiredMaxReceiveCount } from '../lifecycle/clusterScope.js';
+import { budgetTerms, heartbeatTimeoutFor, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import type { DoctorFacts, GroupHook } from './facts.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -101,7 +102,17 @@ function redriveCheck(settings: FixSettings, facts: DoctorFacts): CheckResult {
   if (dlq.kind === 'failed') return fail(name, `cannot read the redrive target '${dlqName}': ${dlq.detail}`, 'check the credentials; doctor reads it with sqs:GetQueueUrl and sqs:GetQueueAttributes');
   if (!(redrive.maxReceiveCount >= MIN_MAX_RECEIVE_COUNT)) {
     return fail(name, `maxReceiveCount ${redrive.maxReceiveCount}: a restart or a brief AWS outage can move a live hook's message to '${dlqName}'`,
-      `set maxReceiveCount to ${MIN_MAX_RECEIVE_COUNT} or more (${enrollCommand(settings, { overwrite: true })} sets 5)`);
+      `set maxReceiveCount to ${MIN_MAX_RECEIVE_COUNT} or more (${enrollCommand(settings, { overwrite: true })} sets ${OWN_RECEIVES})`);
+  }
+  const sharing = facts.sharingClusters;
+  if (settings.clusterName && sharing) {
+    // Every receive by another cluster counts: a shared queue needs room for them, or hooks reach the DLQ and expire.
+    const clusters = Math.max(2, sharing.length);
+    const needed = requiredMaxReceiveCount(clusters);
+    if (redrive.maxReceiveCount < needed) {
+      return fail(name, `maxReceiveCount ${redrive.maxReceiveCount} on a queue shared by ${clusters} clusters${sharing.length > 0 ? ` (${sharing.join(', ')})` : ''}: each receive by another cluster counts, so some live hooks' messages reach '${dlqName}' and expire`,
+        `set maxReceiveCount to ${needed} or more (${enrollCommand(settings, { overwrite: true })} --cluster-name ${settings.clusterName} sizes it)`);
+    }
   }
   const queueRetention = Number(queue.attributes['MessageRetentionPeriod'] ?? 345600);
   const dlqRetention = Number(dlq.value.attributes['MessageRetentionPeriod'] ?? 345600);
@@ -135,15 +146,15 @@ function checksForHook(settings: FixSettings, { autoScalingGroupName: group, hoo
   } else {
     rows.push(pass(name, `'${settings.hookName}' notifies '${settings.queueName}' on termination`));
   }
-  const budget = drainBudgetSeconds(settings.drain);
+  const budget = totalBudgetSeconds(settings.drain);
   const needed = heartbeatTimeoutFor(budget);
   const timeoutName = `hook timeout on '${group}'`;
   if (hook.globalTimeoutSeconds >= budget) {
-    rows.push(pass(timeoutName, `HeartbeatTimeout ${hook.heartbeatTimeoutSeconds}s: AWS keeps the action up to ${hook.globalTimeoutSeconds}s, drain budget ${budget}s`));
+    rows.push(pass(timeoutName, `HeartbeatTimeout ${hook.heartbeatTimeoutSeconds}s: AWS keeps the action up to ${hook.globalTimeoutSeconds}s, the longest termination takes ${budget}s`));
   } else {
-    rows.push(fail(timeoutName, `HeartbeatTimeout ${hook.heartbeatTimeoutSeconds}s: AWS ends the action after ${hook.globalTimeoutSeconds}s (applying ${hook.defaultResult}), before the drain budget of ${budget}s`,
-      needed ? `${enrollCommand(settings, { groups: [group], heartbeatTimeoutSeconds: needed, overwrite: true, ...(role ? { role } : {}) })}, or lower --drain-timeout / --drain-retries / --max-termination-grace-period`
-        : 'lower --drain-timeout / --drain-retries / --max-termination-grace-period: no hook can wait longer than 48h'));
+    rows.push(fail(timeoutName, `HeartbeatTimeout ${hook.heartbeatTimeoutSeconds}s: AWS ends the action after ${hook.globalTimeoutSeconds}s (applying ${hook.defaultResult}), before the longest termination (${budget}s) can finish`,
+      needed ? `${enrollCommand(settings, { groups: [group], heartbeatTimeoutSeconds: needed, overwrite: true, ...(role ? { role } : {}) })}, or lower ${LOWER_BUDGET}`
+        : `lower ${LOWER_BUDGET}: no hook can wait longer than 48h`));
   }
   const resultName = `default result on '${group}'`;
   if (hook.defaultResult === settings.expectedDefaultResult) {
@@ -155,14 +166,16 @@ function checksForHook(settings: FixSettings, { autoScalingGroupName: group, hoo
   return rows;
 }
 
+const LOWER_BUDGET = '--node-join-timeout / --deregistration-timeout / --drain-timeout / --drain-retries / --drain-interval / --max-termination-grace-period';
+
+/** Every wait a termination can make (late Node, load balancers, drain attempts and intervals, escalation) must fit. */
 function budgetCheck(settings: DoctorSettings): CheckResult {
   const d = settings.drain;
-  const budget = drainBudgetSeconds(d);
-  const parts = d.drainTimeoutSeconds === 0 ? 'draining disabled'
-    : `${d.drainRetries}×${d.drainTimeoutSeconds}s attempts, ${Math.max(0, d.drainRetries - 1)}×${d.drainIntervalSeconds}s intervals${d.maxTerminationGracePeriodSeconds > 0 ? `, ${d.maxTerminationGracePeriodSeconds}s+${ESCALATION_SLACK_SECONDS}s escalation` : ''}`;
+  const budget = totalBudgetSeconds(d);
+  const parts = budgetTerms(d).map((t) => t.what).join(', ');
   if (d.maxTimeToProcessSeconds >= budget) return pass('drain budget', `${budget}s (${parts}) fits --max-time-to-process ${d.maxTimeToProcessSeconds}s`);
-  return fail('drain budget', `${budget}s (${parts}) exceeds --max-time-to-process ${d.maxTimeToProcessSeconds}s: serve would abandon a slow drain`,
-    `run serve with --max-time-to-process ${budget} or more, or lower --drain-timeout / --drain-retries / --max-termination-grace-period`);
+  return fail('drain budget', `${budget}s (${parts}) exceeds --max-time-to-process ${d.maxTimeToProcessSeconds}s: serve refuses to start with it`,
+    `run serve with --max-time-to-process ${budget} or more, or lower ${LOWER_BUDGET}`);
 }
 
 function iamCheck(facts: DoctorFacts): CheckResult {

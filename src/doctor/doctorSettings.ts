@@ -2,7 +2,12 @@ import { existsSync } from 'node:fs';
 import { defaultResultFrom, boolFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, type Env } from '../enrollment/flagRules.js';
 import { ConfigError } from '../lifecycle/errors.js';
 import { SERVE_FLAGS } from '../cli/serveFlags.js';
-import type { DrainSettings } from './drainBudget.js';
+import type { TimeBudgetSettings } from '../lifecycle/timeBudget.js';
+
+/** The serve flags that bound how long one termination can take. */
+export interface DrainSettings extends TimeBudgetSettings {
+  readonly maxTimeToProcessSeconds: number;
+}
 
 /** doctor's own flags plus the serve flags that decide whether an installation fits (same names, same defaults). */
 export interface DoctorFlags {
@@ -24,6 +29,10 @@ export interface DoctorFlags {
   readonly pollingInterval?: string;
   readonly withDeregister?: string | boolean;
   readonly deregisterTargetTypes?: string;
+  readonly nodeJoinTimeout?: string;
+  readonly deregistrationTimeout?: string;
+  /** serve's --cluster-name: the queue is shared, and its redrive policy must survive the clusters sharing it. */
+  readonly clusterName?: string;
 }
 
 export interface DoctorSettings {
@@ -43,6 +52,7 @@ export interface DoctorSettings {
   readonly pollingIntervalSeconds: number;
   readonly withDeregister: boolean;
   readonly deregisterTargetTypes: readonly string[];
+  readonly clusterName: string | undefined;
 }
 
 export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSettings {
@@ -56,7 +66,9 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
   const types = (flags.deregisterTargetTypes ?? serveDefault('deregister-target-types')).split(',').map((t) => t.trim()).filter(Boolean);
   const unknown = types.filter((t) => t !== 'classic-elb' && t !== 'target-group');
   if (unknown.length > 0) problems.push(`--deregister-target-types accepts classic-elb, target-group; unknown: ${unknown.join(', ')}`);
-  const max = Number.MAX_SAFE_INTEGER;
+  const max = 172_800;
+  const withDeregister = boolFrom('with-deregister', flags.withDeregister ?? serveDefault('with-deregister'), problems);
+  const clusterName = flags.clusterName?.trim() || undefined;
   const settings: DoctorSettings = {
     region: regionFrom(flags.region, env, problems),
     queueName: queueNameFrom(flags.queueName, problems),
@@ -72,11 +84,15 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
       drainIntervalSeconds: intFrom('drain-interval', flags.drainInterval ?? serveDefault('drain-interval'), 0, max, problems),
       maxTerminationGracePeriodSeconds: intFrom('max-termination-grace-period', flags.maxTerminationGracePeriod ?? serveDefault('max-termination-grace-period'), 0, max, problems),
       maxTimeToProcessSeconds: intFrom('max-time-to-process', flags.maxTimeToProcess ?? serveDefault('max-time-to-process'), 1, max, problems),
+      nodeJoinTimeoutSeconds: intFrom('node-join-timeout', flags.nodeJoinTimeout ?? serveDefault('node-join-timeout'), 0, max, problems),
+      deregistrationTimeoutSeconds: withDeregister
+        ? intFrom('deregistration-timeout', flags.deregistrationTimeout ?? serveDefault('deregistration-timeout'), 0, max, problems) : 0,
     },
     visibilityTimeoutSeconds: intFrom('visibility-timeout', flags.visibilityTimeout ?? serveDefault('visibility-timeout'), 10, 43200, problems),
     pollingIntervalSeconds: intFrom('polling-interval', flags.pollingInterval ?? serveDefault('polling-interval'), 0, 20, problems),
-    withDeregister: boolFrom('with-deregister', flags.withDeregister ?? serveDefault('with-deregister'), problems),
+    withDeregister,
     deregisterTargetTypes: [...new Set(types)],
+    clusterName,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

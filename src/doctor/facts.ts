@@ -4,6 +4,7 @@
  */
 import { mapBounded } from '../enrollment/mapBounded.js';
 import { arnName, parseRedrivePolicy } from '../enrollment/desired.js';
+import { clustersSharingQueue } from '../enrollment/sharing.js';
 import type { AwsAdmin, HookState, QueueState } from '../enrollment/ports.js';
 import { type PermissionResource, servePermissions, simulationResources } from '../aws/permissions.js';
 import { type KubePermission, servicePermissions } from '../kube/permissions.js';
@@ -39,6 +40,8 @@ export interface DoctorFacts {
   readonly hooks: HookFacts;
   readonly iam: IamFacts;
   readonly rbac: RbacFacts;
+  /** With --cluster-name: the clusters whose groups' hooks notify the queue (undefined: not asked, or unknown). */
+  readonly sharingClusters?: readonly string[] | undefined;
 }
 
 export interface DoctorDeps {
@@ -59,7 +62,10 @@ export async function gatherFacts(settings: DoctorSettings, deps: DoctorDeps, si
   const [hooks, rbac] = await Promise.all([gatherHooks(settings, deps.aws, signal), gatherRbac(deps.reviewer, servicePermissions(settings.leaseNamespace), signal)]);
   const groupNames = hooks.kind === 'listed' ? hooks.groups.map((g) => g.autoScalingGroupName) : settings.groupNames;
   const iam = await gatherIam(settings, queue.kind === 'found' ? queue.value.arn : undefined, groupNames, deps.simulator, signal);
-  return { queue, deadLetterQueue, hooks, iam, rbac };
+  const sharingClusters = settings.clusterName
+    ? await clustersSharingQueue(deps.aws.hooks, settings.queueName, { groups: groupNames, cluster: settings.clusterName }, signal).catch(() => undefined)
+    : undefined;
+  return { queue, deadLetterQueue, hooks, iam, rbac, sharingClusters };
 }
 
 async function lookup<T>(read: () => Promise<T | undefined>): Promise<Lookup<T>> {

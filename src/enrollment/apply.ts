@@ -65,7 +65,7 @@ export async function applyEnrollment(plan: EnrollPlan, settings: EnrollSettings
 
   // 2. The dead-letter queue, then the queue whose redrive policy points at it.
   const dlq = await ensureQueue(plan.deadLetterQueue, () => deadLetterQueueAttributes(), aws, log, leftAsTheyAre, created, step, signal);
-  const queue = await ensureQueue(plan.queue, () => queueAttributes(dlq.arn), aws, log, leftAsTheyAre, created, step, signal);
+  const queue = await ensureQueue(plan.queue, () => queueAttributes(dlq.arn, plan.maxReceiveCount), aws, log, leftAsTheyAre, created, step, signal);
 
   // 3. One termination hook per group.
   const enrolledGroups: string[] = [];

@@ -2,6 +2,7 @@
  * What enroll creates, in one place: the notification role Auto Scaling assumes, the queue and its dead-letter
  * queue with their attributes, the hook, and the tags. Pure data and comparisons; no I/O.
  */
+import { requiredMaxReceiveCount } from '../lifecycle/clusterScope.js';
 import type { HookState, QueueState, RoleState, Tags } from './ports.js';
 
 export const MANAGED_BY_TAG = { key: 'managed-by', value: 'lifecycle-manager' } as const;
@@ -46,13 +47,23 @@ export function deadLetterQueueName(queueName: string): string {
   return `${queueName}${DLQ_SUFFIX}`;
 }
 
-export function queueAttributes(deadLetterQueueArn: string): Record<string, string> {
+export function queueAttributes(deadLetterQueueArn: string, maxReceiveCount = MAX_RECEIVE_COUNT): Record<string, string> {
   return {
     VisibilityTimeout: String(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
     MessageRetentionPeriod: String(QUEUE_RETENTION_SECONDS),
     SqsManagedSseEnabled: 'true',
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount }),
   };
+}
+
+/**
+ * The redrive policy's maxReceiveCount: MAX_RECEIVE_COUNT for a queue of one cluster; for a queue shared by k
+ * clusters (at least 2 once --cluster-name says it is shared) enough that the other clusters' receives, which all
+ * count, do not send live hooks' messages to the dead-letter queue.
+ */
+export function maxReceiveCountFor(sharingClusters: readonly string[] | undefined): number {
+  if (!sharingClusters) return MAX_RECEIVE_COUNT;
+  return Math.max(MAX_RECEIVE_COUNT, requiredMaxReceiveCount(Math.max(2, sharingClusters.length)));
 }
 
 export function deadLetterQueueAttributes(): Record<string, string> {

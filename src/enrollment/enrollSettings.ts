@@ -1,5 +1,5 @@
 import { ConfigError } from '../lifecycle/errors.js';
-import { type Env, boolFrom, defaultResultFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, roleNameFrom, tagsFrom } from './flagRules.js';
+import { type Env, boolFrom, clusterNameFrom, defaultResultFrom, groupNamesFrom, hookNameFrom, intFrom, queueNameFrom, regionFrom, roleNameFrom, tagsFrom } from './flagRules.js';
 import type { Tags } from './ports.js';
 
 /** AWS's bounds for a lifecycle hook's HeartbeatTimeout. */
@@ -18,6 +18,7 @@ export interface EnrollFlags {
   readonly tags?: readonly string[];
   readonly overwrite?: string | boolean;
   readonly dryRun?: string | boolean;
+  readonly clusterName?: string;
 }
 
 /** The validated `enroll` request. */
@@ -33,6 +34,8 @@ export interface EnrollSettings {
   readonly tags: Tags;
   readonly overwrite: boolean;
   readonly dryRun: boolean;
+  /** The queue is shared between clusters (serve --cluster-name): its redrive policy is sized for them. */
+  readonly clusterName: string | undefined;
 }
 
 /** Validates every flag at once; throws a ConfigError listing each problem. */
@@ -49,6 +52,7 @@ export function validateEnrollFlags(flags: EnrollFlags, env: Env): EnrollSetting
     tags: tagsFrom(flags.tags, problems),
     overwrite: boolFrom('overwrite', flags.overwrite ?? false, problems),
     dryRun: boolFrom('dry-run', flags.dryRun ?? false, problems),
+    clusterName: clusterNameFrom(flags.clusterName, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

@@ -60,6 +60,13 @@ export function defaultResultFrom(flag: string, value: string | undefined, probl
 
 
 /** `--tags a=b,c=d` (repeatable); managed-by is reserved. IAM and SQS both allow 50 tags. */
+/** --cluster-name: a cluster name as serve accepts it, or undefined when not given. */
+export function clusterNameFrom(flag: string | undefined, problems: Problems): string | undefined {
+  const name = flag?.trim() || undefined;
+  if (name && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/u.test(name)) problems.push(`--cluster-name must be a cluster name (letters, digits, ., _ or -), got "${name}"`);
+  return name;
+}
+
 export function tagsFrom(values: readonly string[] | undefined, problems: Problems): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const pair of (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)) {

@@ -1,6 +1,7 @@
 import { attempt } from './attempt.js';
 import { mapBounded } from './mapBounded.js';
 import { deadLetterQueueName } from './desired.js';
+import { clustersSharingQueue } from './sharing.js';
 import type { AwsAdmin, HookState, QueueState, RoleState } from './ports.js';
 
 /** What already exists of an installation, read before anything is changed. */
@@ -12,13 +13,15 @@ export interface Observed {
   readonly existingGroups: ReadonlySet<string>;
   /** The hook of that name on each existing group, when it has one. */
   readonly hooks: ReadonlyMap<string, HookState | undefined>;
+  /** With a cluster name: every cluster whose groups' hooks notify the queue, these groups' and that one included. */
+  readonly sharingClusters?: readonly string[];
 }
 
 const HOOK_READS_IN_FLIGHT = 5;
 
 /** Reads the role, both queues, the groups and their hooks. Read-only. */
 export async function observeInstallation(
-  request: { readonly roleName: string | undefined; readonly queueName: string | undefined; readonly groupNames: readonly string[]; readonly hookName: string },
+  request: { readonly roleName: string | undefined; readonly queueName: string | undefined; readonly groupNames: readonly string[]; readonly hookName: string; readonly clusterName?: string | undefined },
   aws: AwsAdmin,
   signal: AbortSignal,
 ): Promise<Observed> {
@@ -31,5 +34,8 @@ export async function observeInstallation(
     : new Set<string>();
   const present = request.groupNames.filter((g) => existingGroups.has(g));
   const found = await attempt('failed to describe lifecycle hooks', () => mapBounded(present, HOOK_READS_IN_FLIGHT, async (g) => (await aws.hooks.describeHooks(g, request.hookName, signal))[0]));
-  return { role, queue, deadLetterQueue, existingGroups, hooks: new Map(present.map((g, i) => [g, found[i]])) };
+  const sharingClusters = request.clusterName && request.queueName
+    ? await attempt('failed to find the clusters sharing the queue', () => clustersSharingQueue(aws.hooks, request.queueName!, { groups: present, cluster: request.clusterName }, signal))
+    : undefined;
+  return { role, queue, deadLetterQueue, existingGroups, hooks: new Map(present.map((g, i) => [g, found[i]])), ...(sharingClusters ? { sharingClusters } : {}) };
 }

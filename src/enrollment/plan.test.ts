@@ -7,11 +7,11 @@ import { describePlan, planEnrollment, siblingArn } from './plan.js';
 
 const settings: EnrollSettings = {
   region: 'us-east-1', queueName: 'lm', roleName: 'lm-role', groupNames: ['a', 'b'], heartbeatTimeoutSeconds: 300,
-  defaultResult: 'CONTINUE', hookName: 'lifecycle-manager', tags: {}, overwrite: false, dryRun: true,
+  defaultResult: 'CONTINUE', hookName: 'lifecycle-manager', tags: {}, overwrite: false, dryRun: true, clusterName: undefined,
 };
 
 async function plan(aws: FakeAwsAdmin, s: EnrollSettings = settings) {
-  const observed = await observeInstallation({ roleName: s.roleName, queueName: s.queueName, groupNames: s.groupNames, hookName: s.hookName }, aws, new AbortController().signal);
+  const observed = await observeInstallation({ roleName: s.roleName, queueName: s.queueName, groupNames: s.groupNames, hookName: s.hookName, clusterName: s.clusterName }, aws, new AbortController().signal);
   return planEnrollment(s, observed);
 }
 
@@ -60,5 +60,24 @@ describe('planEnrollment', () => {
     const p = await plan(aws, { ...settings, groupNames: ['a'] });
     expect([p.deadLetterQueue.action, p.queue.action]).toEqual(['keep', 'keep']);
     expect(siblingArn('arn:aws:sqs:us-east-1:123456789012:lm', 'lm-dlq')).toBe('arn:aws:sqs:us-east-1:123456789012:lm-dlq');
+  });
+
+  it('sizes the redrive policy of a queue shared between clusters (--cluster-name) for every cluster whose hooks notify it', async () => {
+    const aws = new FakeAwsAdmin({ groups: ['a', 'b'] });
+    aws.tags.set('a', { 'kubernetes.io/cluster/blue': 'owned' });
+    // Two other clusters already send their hooks to the same queue.
+    aws.addHook({ autoScalingGroupName: 'green-nodes', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:lm' });
+    aws.tags.set('green-nodes', { 'eks:cluster-name': 'green' });
+    aws.addHook({ autoScalingGroupName: 'red-nodes', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:lm' });
+    aws.tags.set('red-nodes', { 'kubernetes.io/cluster/red': 'shared' });
+    aws.addHook({ autoScalingGroupName: 'elsewhere', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:other-queue' });
+    aws.tags.set('elsewhere', { 'kubernetes.io/cluster/purple': 'owned' });
+    const shared = await plan(aws, { ...settings, clusterName: 'blue' });
+    expect(shared.sharingClusters).toEqual(['blue', 'green', 'red']);
+    expect(shared.maxReceiveCount).toBe(28);
+    expect(describePlan(shared, settings).find((l) => l.startsWith('create SQS queue \'lm\''))).toMatch(/redrive to 'lm-dlq' after 28 receives, sized for 3 clusters sharing it/u);
+    // Without --cluster-name the queue is this cluster's alone, and nothing else is read.
+    const alone = await plan(aws);
+    expect(alone.maxReceiveCount).toBe(5);
   });
 });

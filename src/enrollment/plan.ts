@@ -3,9 +3,9 @@
  * what a real run would do.
  */
 import {
-  DLQ_RETENTION_SECONDS, MAX_RECEIVE_COUNT, arnName, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
+  DLQ_RETENTION_SECONDS, arnName, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
   attributeDifferences, deadLetterQueueAttributes, deadLetterQueueName, hookDifferences, missingTags, notificationPolicyArn,
-  parseRedrivePolicy, queueAttributes, resourceTags, roleDifferences, trustsAutoScaling,
+  maxReceiveCountFor, parseRedrivePolicy, queueAttributes, resourceTags, roleDifferences, trustsAutoScaling,
 } from './desired.js';
 import type { EnrollSettings } from './enrollSettings.js';
 import type { Observed } from './observe.js';
@@ -53,6 +53,10 @@ export interface EnrollPlan {
   readonly deadLetterQueue: QueueStep;
   readonly queue: QueueStep;
   readonly hooks: readonly HookStep[];
+  /** Receives before a message moves to the dead-letter queue (more when the queue is shared between clusters). */
+  readonly maxReceiveCount: number;
+  /** With --cluster-name: the clusters found sharing the queue. */
+  readonly sharingClusters: readonly string[] | undefined;
   /** Reasons not to change anything at all (missing groups, an unusable role); one line each. */
   readonly problems: readonly string[];
 }
@@ -74,7 +78,8 @@ export function planEnrollment(settings: EnrollSettings, observed: Observed): En
   const deadLetterQueue = planQueue(dlqName, observed.deadLetterQueue, deadLetterQueueAttributes(), tags, settings.overwrite);
   // The dead-letter queue's ARN is known when it exists, or follows from the main queue's ARN (same account and region).
   const dlqArn = observed.deadLetterQueue?.arn ?? (observed.queue ? siblingArn(observed.queue.arn, dlqName) : undefined);
-  const queue = planQueue(settings.queueName, observed.queue, queueAttributes(dlqArn ?? ''), tags, settings.overwrite);
+  const maxReceiveCount = maxReceiveCountFor(observed.sharingClusters);
+  const queue = planQueue(settings.queueName, observed.queue, queueAttributes(dlqArn ?? '', maxReceiveCount), tags, settings.overwrite);
 
   const wanted = { lifecycleHookName: settings.hookName, heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult: settings.defaultResult, queueName: settings.queueName, roleName: settings.roleName };
   const hooks = settings.groupNames.filter((g) => observed.existingGroups.has(g)).map((g): HookStep => {
@@ -85,7 +90,7 @@ export function planEnrollment(settings: EnrollSettings, observed: Observed): En
     const notifiesQueue = action !== 'differs' || (hook.lifecycleTransition === TERMINATING_TRANSITION && arnName(hook.notificationTargetArn) === settings.queueName);
     return { action, autoScalingGroupName: g, changes, notifiesQueue };
   });
-  return { role, policy, deadLetterQueue, queue, hooks, problems };
+  return { role, policy, deadLetterQueue, queue, hooks, maxReceiveCount, sharingClusters: observed.sharingClusters, problems };
 }
 
 function planRole(settings: EnrollSettings, observed: Observed, tags: Tags): RoleStep {
@@ -139,7 +144,7 @@ export function describePlan(plan: EnrollPlan, settings: EnrollSettings): string
     verb(plan.role, `IAM role '${plan.role.name}'`, ` trusted by autoscaling.amazonaws.com (tags ${tagText})`),
     plan.policy.action === 'create' ? `attach policy '${plan.policy.policyArn}' to role '${plan.role.name}'` : `keep policy '${plan.policy.policyArn}' attached to role '${plan.role.name}'`,
     verb(plan.deadLetterQueue, `SQS queue '${plan.deadLetterQueue.name}'`, ` (dead-letter queue, SSE-SQS, retention ${DLQ_RETENTION_SECONDS}s, tags ${tagText})`),
-    verb(plan.queue, `SQS queue '${plan.queue.name}'`, ` (visibility timeout ${QUEUE_VISIBILITY_TIMEOUT_SECONDS}s, retention ${QUEUE_RETENTION_SECONDS}s, SSE-SQS, redrive to '${plan.deadLetterQueue.name}' after ${MAX_RECEIVE_COUNT} receives, tags ${tagText})`),
+    verb(plan.queue, `SQS queue '${plan.queue.name}'`, ` (visibility timeout ${QUEUE_VISIBILITY_TIMEOUT_SECONDS}s, retention ${QUEUE_RETENTION_SECONDS}s, SSE-SQS, redrive to '${plan.deadLetterQueue.name}' after ${plan.maxReceiveCount} receives${plan.sharingClusters ? `, sized for ${Math.max(2, plan.sharingClusters.length)} clusters sharing it` : ''}, tags ${tagText})`),
     ...plan.hooks.map((h) => verb(h, `lifecycle hook '${settings.hookName}' on '${h.autoScalingGroupName}'`, ` (${TERMINATING_TRANSITION}, HeartbeatTimeout ${settings.heartbeatTimeoutSeconds}s, DefaultResult ${settings.defaultResult}, notifying '${settings.queueName}')`)),
   ];
 }

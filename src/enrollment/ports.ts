@@ -82,6 +82,8 @@ export interface LifecycleHooks {
   existingGroups(names: readonly string[], signal: AbortSignal): Promise<Set<string>>;
   /** Every Auto Scaling group name in the region. */
   allGroups(signal: AbortSignal): Promise<string[]>;
+  /** The tags of each named group that exists (DescribeTags). */
+  groupTags(names: readonly string[], signal: AbortSignal): Promise<Map<string, Tags>>;
   /** The group's hooks (all of them, or the one named). An unknown group has none. */
   describeHooks(autoScalingGroupName: string, lifecycleHookName: string | undefined, signal: AbortSignal): Promise<HookState[]>;
   putHook(request: PutHookRequest, signal: AbortSignal): Promise<PutHookOutcome>;

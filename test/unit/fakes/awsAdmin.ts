@@ -15,6 +15,8 @@ export class FakeAwsAdmin implements AwsAdmin {
   readonly roles = new Map<string, FakeRole>();
   readonly queueState = new Map<string, FakeQueue>();
   readonly groups = new Map<string, Map<string, HookState>>();
+  /** Group tags, by group name. */
+  readonly tags = new Map<string, Record<string, string>>();
   readonly calls: string[] = [];
   failPutHook = 0;
   failOn: string | undefined;
@@ -25,7 +27,7 @@ export class FakeAwsAdmin implements AwsAdmin {
 
   /** Mutating calls only (what a dry run or an idempotent re-run must not make). */
   mutations(): string[] {
-    return this.calls.filter((c) => !/^(getRole|getQueue|existingGroups|allGroups|describeHooks)/u.test(c));
+    return this.calls.filter((c) => !/^(getRole|getQueue|existingGroups|allGroups|describeHooks|groupTags)/u.test(c));
   }
 
   private record(call: string): void {
@@ -105,6 +107,10 @@ export class FakeAwsAdmin implements AwsAdmin {
     allGroups: async () => {
       this.record('allGroups');
       return [...this.groups.keys()];
+    },
+    groupTags: async (names) => {
+      this.record(`groupTags ${names.join(',')}`);
+      return new Map(names.filter((n) => this.tags.has(n)).map((n) => [n, { ...this.tags.get(n) }]));
     },
     describeHooks: async (group, hookName) => {
       this.record(`describeHooks ${group}`);
