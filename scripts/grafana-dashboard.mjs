@@ -34,8 +34,11 @@ const ROWS = [
       q(quantile(0.9, 'lifecycle_manager_event_duration_seconds', 'result'), 'p90 {{result}}'),
       q(quantile(0.99, 'lifecycle_manager_event_duration_seconds', 'result'), 'p99 {{result}}'),
     ]],
-    ['Phase duration (p90)', 'timeseries', 's', [
+    ['Step duration (p90)', 'timeseries', 's', [
       q(quantile(0.9, 'lifecycle_manager_phase_duration_seconds', 'phase'), '{{phase}}'),
+    ]],
+    ['Step failures by step, class and policy', 'timeseries', 'ops', [
+      q(`sum by (step, class, policy) (${rate('lifecycle_manager_step_failures_total')})`, '{{step}} {{class}} → {{policy}}'),
     ]],
     ['Time left before the hook deadline at completion', 'timeseries', 's', [
       q(quantile(0.1, 'lifecycle_manager_hook_deadline_margin_seconds'), 'p10'),

@@ -43,7 +43,9 @@ export function isThrottling(e: unknown): boolean {
  * → AccessDeniedError; aborts and everything else unchanged (the caller maps service-specific codes first).
  */
 export function toDomainError(e: unknown, operation: string): unknown {
-  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError') && !(e as AwsErrorShape).$metadata) return e;
+  // The SDK throws AbortError when our signal aborted; its own request and connection timeouts are TimeoutErrors,
+  // which are transient like any other unanswered request (handled below).
+  if (e instanceof Error && e.name === 'AbortError' && !(e as AwsErrorShape).$metadata) return e;
   const err = e as AwsErrorShape | null;
   const name = awsErrorName(e);
   if (isThrottling(e)) return new TransientError(`${operation}: ${awsErrorMessage(e)}`, true, { cause: e });

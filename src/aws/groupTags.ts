@@ -1,20 +1,21 @@
 import { type AutoScalingClient, DescribeTagsCommand } from '@aws-sdk/client-auto-scaling';
-import { isTaggedForCluster } from '../lifecycle/clusterScope.js';
-import type { ClusterScope } from '../lifecycle/ports.js';
+import { clustersNamedBy, isTaggedForCluster } from '../lifecycle/clusterScope.js';
+import type { ClusterScope, GroupScope } from '../lifecycle/ports.js';
 import { toDomainError } from './errors.js';
 
 const TAGS_TTL_MS = 5 * 60_000;
+const EVERY_GROUP_IS_OURS: GroupScope = { ours: true, clusters: [] };
 
 /** --cluster-name scoping from the Auto Scaling group's tags (DescribeTags, cached per group). */
 export class AutoScalingGroupClusterScope implements ClusterScope {
-  private readonly cache = new Map<string, { ours: boolean; expiresAtMs: number }>();
+  private readonly cache = new Map<string, { scope: GroupScope; expiresAtMs: number }>();
 
   constructor(private readonly client: Pick<AutoScalingClient, 'send'>, readonly clusterName: string | undefined) {}
 
-  async isOurs(autoScalingGroupName: string, signal: AbortSignal): Promise<boolean> {
-    if (!this.clusterName) return true;
+  async scopeOf(autoScalingGroupName: string, signal: AbortSignal): Promise<GroupScope> {
+    if (!this.clusterName) return EVERY_GROUP_IS_OURS;
     const cached = this.cache.get(autoScalingGroupName);
-    if (cached && cached.expiresAtMs > Date.now()) return cached.ours;
+    if (cached && cached.expiresAtMs > Date.now()) return cached.scope;
     const tags: Record<string, string> = {};
     try {
       let token: string | undefined;
@@ -26,8 +27,8 @@ export class AutoScalingGroupClusterScope implements ClusterScope {
     } catch (e) {
       throw toDomainError(e, 'autoscaling:DescribeTags');
     }
-    const ours = isTaggedForCluster(tags, this.clusterName);
-    this.cache.set(autoScalingGroupName, { ours, expiresAtMs: Date.now() + TAGS_TTL_MS });
-    return ours;
+    const scope = { ours: isTaggedForCluster(tags, this.clusterName), clusters: clustersNamedBy(tags) };
+    this.cache.set(autoScalingGroupName, { scope, expiresAtMs: Date.now() + TAGS_TTL_MS });
+    return scope;
   }
 }

@@ -27,6 +27,7 @@ export const SERVE_AWS_PERMISSIONS: readonly AwsPermission[] = [
   { action: 'autoscaling:DescribeTrafficSources', resource: '*', deregister: 'any' },
   { action: 'autoscaling:DescribeLoadBalancerTargetGroups', resource: '*', deregister: 'target-group' },
   { action: 'autoscaling:DescribeLoadBalancers', resource: '*', deregister: 'classic-elb' },
+  { action: 'ec2:DescribeInstances', resource: '*', deregister: 'target-group' },
   { action: 'elasticloadbalancing:DescribeTargetGroups', resource: '*', deregister: 'target-group' },
   { action: 'elasticloadbalancing:DescribeTargetGroupAttributes', resource: '*', deregister: 'target-group' },
   { action: 'elasticloadbalancing:DescribeTargetHealth', resource: '*', deregister: 'target-group' },

@@ -29,14 +29,18 @@ export async function resolveQueueUrl(sqs: Sqs, queueName: string, region: strin
 
 export interface QueueSettings {
   readonly hasRedrivePolicy: boolean;
+  /** The redrive policy's maxReceiveCount; undefined without one. */
+  readonly maxReceiveCount: number | undefined;
   readonly visibilityTimeoutSeconds: number;
 }
 
 export async function readQueueSettings(sqs: Sqs, queueUrl: string, signal: AbortSignal): Promise<QueueSettings> {
   try {
     const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['RedrivePolicy', 'VisibilityTimeout'] }), { abortSignal: signal });
+    const redrive = out.Attributes?.RedrivePolicy;
     return {
-      hasRedrivePolicy: Boolean(out.Attributes?.RedrivePolicy),
+      hasRedrivePolicy: Boolean(redrive),
+      maxReceiveCount: redrive ? maxReceiveCountOf(redrive) : undefined,
       visibilityTimeoutSeconds: Number(out.Attributes?.VisibilityTimeout ?? 30),
     };
   } catch (e) {
@@ -44,9 +48,19 @@ export async function readQueueSettings(sqs: Sqs, queueUrl: string, signal: Abor
   }
 }
 
+function maxReceiveCountOf(redrivePolicy: string): number | undefined {
+  try {
+    const n = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The queue port over one SQS queue URL. */
 export class SqsQueue implements QueuePort {
-  constructor(private readonly sqs: Sqs, readonly queueUrl: string) {}
+  /** `apiTimeoutMs`: bound on a request beyond its long-poll wait. */
+  constructor(private readonly sqs: Sqs, readonly queueUrl: string, private readonly apiTimeoutMs = 30_000) {}
 
   async receive(request: { maxMessages: number; waitTimeSeconds: number; visibilityTimeoutSeconds: number }, signal: AbortSignal): Promise<QueueMessage[]> {
     try {
@@ -55,14 +69,15 @@ export class SqsQueue implements QueuePort {
         MaxNumberOfMessages: request.maxMessages,
         WaitTimeSeconds: request.waitTimeSeconds,
         VisibilityTimeout: request.visibilityTimeoutSeconds,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'SenderId'],
-      }), { abortSignal: signal });
+        MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'SenderId', 'ApproximateFirstReceiveTimestamp'],
+      }), { abortSignal: signal, requestTimeout: request.waitTimeSeconds * 1000 + this.apiTimeoutMs });
       return (out.Messages ?? []).flatMap((m) => (m.MessageId && m.ReceiptHandle ? [{
         messageId: m.MessageId,
         receiptHandle: m.ReceiptHandle,
         body: m.Body ?? '',
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
         sentAtMs: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+        firstReceivedAtMs: m.Attributes?.ApproximateFirstReceiveTimestamp ? Number(m.Attributes.ApproximateFirstReceiveTimestamp) : undefined,
       }] : []));
     } catch (e) {
       throw toDomainError(e, 'sqs:ReceiveMessage');

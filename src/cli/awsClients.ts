@@ -1,6 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ElasticLoadBalancingClient } from '@aws-sdk/client-elastic-load-balancing';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { countCalls } from '../aws/callCounting.js';
@@ -11,12 +12,17 @@ export interface AwsClients {
   readonly autoScaling: AutoScalingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly elb: ElasticLoadBalancingClient;
+  /** Made on first use (the EC2 SDK is large): only ip target groups need the instance's VPC. */
+  ec2(): Promise<EC2Client>;
+  destroy(): void;
 }
 
 export interface AwsClientOptions {
   readonly region: string;
   readonly refreshExpiredCredentials: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Bound on one request (--api-timeout); an unanswered request is retried like a 5xx. */
+  readonly requestTimeoutMs?: number;
 }
 
 const CREDENTIALS_REREAD_MS = 5 * 60_000;
@@ -33,13 +39,26 @@ export function createAwsClients(options: AwsClientOptions, metrics: Metrics): A
     region: options.region,
     retryMode: 'standard' as const,
     maxAttempts: 3,
+    ...(options.requestTimeoutMs ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: Math.min(10_000, options.requestTimeoutMs), throwOnRequestTimeout: true } } : {}),
     ...(options.refreshExpiredCredentials ? { credentials: rereadingSharedCredentials(options.env) } : {}),
   };
-  return {
+  let ec2: Promise<EC2Client> | undefined;
+  const clients = {
     sqs: countCalls(new SQSClient(common), 'sqs', metrics),
     autoScaling: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
     elbv2: countCalls(new ElasticLoadBalancingV2Client(common), 'elasticloadbalancingv2', metrics),
     elb: countCalls(new ElasticLoadBalancingClient(common), 'elasticloadbalancing', metrics),
+  };
+  return {
+    ...clients,
+    ec2: () => {
+      ec2 ??= import('@aws-sdk/client-ec2').then(({ EC2Client: Client }) => countCalls(new Client(common), 'ec2', metrics));
+      return ec2;
+    },
+    destroy: () => {
+      for (const client of Object.values(clients)) client.destroy();
+      void ec2?.then((c) => c.destroy(), () => undefined);
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { setMaxListeners } from 'node:events';
 import { Command, Option } from 'commander';
-import { ConfigError, QueueNotFoundError, describeError, isAccessDenied } from '../lifecycle/errors.js';
+import { ConfigError, MissingPermissionsError, QueueNotFoundError, describeError, isAccessDenied } from '../lifecycle/errors.js';
 import { readBuildInfo } from './buildInfo.js';
 import { registerDoctor } from './doctor.js';
 import { registerEnroll } from './enroll.js';
@@ -70,7 +70,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram().parseAsync([...argv]);
     return 0;
   } catch (e) {
-    if (e instanceof ConfigError) {
+    if (e instanceof ConfigError || e instanceof MissingPermissionsError) {
       for (const problem of e.problems) process.stderr.write(`lifecycle-manager: ${problem}\n`);
     } else if (e instanceof QueueNotFoundError || isAccessDenied(e)) {
       process.stderr.write(`lifecycle-manager: ${describeError(e)}\n`);

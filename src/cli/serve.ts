@@ -5,18 +5,25 @@ import { AwsAutoScaling } from '../aws/autoScaling.js';
 import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
 import { AwsClassicLoadBalancers } from '../aws/elb.js';
 import { AwsTargetGroups } from '../aws/elbv2.js';
+import { AwsInstances } from '../aws/instances.js';
 import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
+import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { KubeCluster } from '../kube/kubeCluster.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
+import { missingPermissions } from '../kube/permissionCheck.js';
+import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
+import { MissingPermissionsError } from '../lifecycle/errors.js';
+import { describeBudget } from '../lifecycle/timeBudget.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
 import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
+import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
 import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
@@ -25,7 +32,7 @@ import { Metrics } from '../observability/metrics.js';
 import { QueueConsumer } from '../queue/queueConsumer.js';
 import { createAwsClients } from './awsClients.js';
 import type { BuildInfo } from './buildInfo.js';
-import type { ServeConfig } from './serveConfig.js';
+import { type ServeConfig, timeBudgetOf } from './serveConfig.js';
 
 /** Labels that keep the node out of Service load balancers (#72: both the GA and the alpha label). */
 export const EXCLUDE_FROM_LB_LABELS = {
@@ -53,35 +60,67 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     log.warn(`--kubectl-path=${config.kubectlPathSet} is ignored: lifecycle-manager drains through the Kubernetes API and needs no kubectl`);
   }
   const metrics = new Metrics();
-  const aws = createAwsClients({ region: config.region, refreshExpiredCredentials: config.refreshExpiredCredentials, env: environment.env }, metrics);
-  const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
-    const url = await resolveQueueUrl(aws.sqs, config.queueName, config.region, startup);
-    return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
-  });
+  const aws = createAwsClients({
+    region: config.region, refreshExpiredCredentials: config.refreshExpiredCredentials, env: environment.env,
+    requestTimeoutMs: config.apiTimeoutSeconds * 1000,
+  }, metrics);
+  const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics, undefined, config.apiTimeoutSeconds * 1000);
+  const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
+  try {
+    // Start only when able to work: the queue is reachable and every permission the steps need is granted.
+    const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
+      const [url, missing] = await Promise.all([
+        resolveQueueUrl(aws.sqs, config.queueName, config.region, startup),
+        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace), log, startup),
+      ]);
+      if (missing.length > 0) throw new MissingPermissionsError(missing);
+      return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
+    });
+    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log }, environment);
+  } finally {
+    aws.destroy();
+  }
+}
 
-  const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics);
-  const nodes = new WatchedNodeDirectory(kubeClients, log, metrics);
-  const identity = environment.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
+interface Wiring {
+  readonly aws: ReturnType<typeof createAwsClients>;
+  readonly kubeClients: ReturnType<typeof createKubeClients>;
+  readonly leaseNamespace: string;
+  readonly queueUrl: string;
+  readonly queueSettings: Awaited<ReturnType<typeof readQueueSettings>>;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
+
+async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
+  const { aws, kubeClients, leaseNamespace, metrics, log } = w;
+  const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds });
+  // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.
+  const identity = environment.env['POD_NAME'] || `${hostname()}-${process.pid}`;
   const events = new NodeEventRecorder(kubeClients, log, identity);
   const cluster = new KubeCluster(kubeClients);
   const registry = new ActionRegistry();
-  const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
   const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
   log.info(`replica ${identity} records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
+  const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
+  sharedQueue.checkAtStartup();
+  const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
   const workflow = new LifecycleWorkflow({
     config: {
       verifyLifecycleState: config.verifyLifecycleState,
       maxTimeToProcessSeconds: config.maxTimeToProcessSeconds,
       deregisterOrder: config.deregisterOrder,
-      queueHasRedrivePolicy: queueSettings.hasRedrivePolicy,
+      withDeregister: config.withDeregister,
+      nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
+      nodeLabels,
       retryLaterSeconds: RETRY_LATER_SECONDS,
+      budget: timeBudgetOf(config),
     },
-    withDeregister: config.withDeregister,
-    nodeJoinTimeoutSeconds: config.nodeJoinTimeoutSeconds,
-    nodeLabels: config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {},
+    queueHasRedrivePolicy: w.queueSettings.hasRedrivePolicy,
     store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),
+    instances: config.withDeregister ? new AwsInstances(aws.ec2) : undefined,
     nodes,
     cluster,
     drainer: new NodeDrainer(cluster, {
@@ -90,7 +129,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
       drainIntervalSeconds: config.drainIntervalSeconds,
       drainRetries: config.drainRetries,
       maxTerminationGracePeriodSeconds: config.maxTerminationGracePeriodSeconds,
-      nodeLabels: config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {},
+      nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
     deregistrar: config.withDeregister
@@ -109,20 +148,24 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     log,
     drainSlots: new Semaphore(config.maxDrainConcurrency),
     registry,
+    sharedQueue,
     shutdown: environment.shutdown,
   });
-  const consumer = new QueueConsumer(new SqsQueue(aws.sqs, queueUrl), {
+  const consumer = new QueueConsumer(new SqsQueue(aws.sqs, w.queueUrl, config.apiTimeoutSeconds * 1000), {
     queueName: config.queueName,
     waitTimeSeconds: config.pollingIntervalSeconds,
     visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
     maxInFlight: config.maxInFlight,
+    apiTimeoutSeconds: config.apiTimeoutSeconds,
   }, workflow.handleMessage, log, metrics);
 
   log.info(`starting metrics server on /metrics${config.metricsAddress}`);
+  let receiving = false;
   const http = await startHttpServer(config.metricsAddress, metrics, {
-    live: () => true,
+    // Alive: until the loops start, the process is starting (the startup probe covers that); then both must run.
+    live: () => !receiving || (consumer.isAlive() && nodes.health().live),
     notReadyReasons: () => [
-      ...(nodes.isSynced ? [] : ['node cache not synced']),
+      ...(nodes.health().problem ? [nodes.health().problem!] : []),
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
@@ -130,6 +173,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
   try {
     await nodes.start();
     log.info('node cache synced');
+    receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
       resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
@@ -139,7 +183,19 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     await events.flush();
     await nodes.stop().catch(() => undefined);
     await http.close();
-    for (const client of Object.values(aws)) client.destroy();
+  }
+}
+
+/** Who serve acts as, for messages: the kubeconfig context, or the pod's service account. */
+function kubeIdentity(localMode: string, env: Readonly<Record<string, string | undefined>>): string {
+  if (!localMode && env['KUBERNETES_SERVICE_HOST']) return 'the pod\'s service account';
+  const kc = new k8s.KubeConfig();
+  try {
+    if (localMode) kc.loadFromFile(localMode);
+    else kc.loadFromDefault();
+    return `kubeconfig context '${kc.getCurrentContext()}'`;
+  } catch {
+    return 'the kubeconfig identity';
   }
 }
 
@@ -176,6 +232,7 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
   log.info(`with alb deregister = ${c.withDeregister}`);
   log.info(`deregister target types = [${c.deregisterTargetTypes.join(' ')}]`);
   if (c.withDeregister) {
-    log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API`);
+    log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API, waiting up to ${c.deregistrationTimeoutSeconds}s for targets to drain`);
   }
+  log.info(`longest termination = ${describeBudget(timeBudgetOf(c))}; API requests time out after ${c.apiTimeoutSeconds}s`);
 }

@@ -35,8 +35,8 @@ describe('validateServeConfig', () => {
     expect(problems({ pollingInterval: '21', drainRetries: '0', logLevel: 'verbose', deregisterTargetTypes: 'alb,target-group', drainTimeout: '-5', queueName: '' })).toEqual([
       'must provide valid SQS queue name (--queue-name)',
       '--log-level must be one of debug, info, warn, warning, error, got "verbose"',
-      '--drain-timeout must be >= 0, got -5',
-      '--drain-retries must be >= 1, got 0',
+      '--drain-timeout must be between 0 and 172800, got -5',
+      '--drain-retries must be between 1 and 1000, got 0',
       '--polling-interval must be between 0 and 20, got 21',
       '--deregister-target-types accepts classic-elb, target-group; unknown: alb',
     ]);
@@ -50,9 +50,19 @@ describe('validateServeConfig', () => {
     expect(problems({ drainTimeout: '5m' })).toEqual(['--drain-timeout must be a whole number, got "5m"']);
   });
 
-  it('applies upstream\'s ceiling rule with upstream\'s message', () => {
-    expect(problems({ maxTimeToProcess: '1829' })).toEqual(['--max-time-to-process (1829s) must be >= (drain-retries x drain-timeout) + max-termination-grace-period + 30s = 1830s']);
-    expect(problems({ maxTimeToProcess: '1830' })).toEqual([]);
+  it('applies upstream\'s ceiling rule to the longest termination: the Node\'s late join, the load-balancer wait, every drain attempt and interval, the escalation', () => {
+    expect(problems({ maxTimeToProcess: '2654' })).toEqual([
+      '--max-time-to-process (2654s) must be >= the longest termination, 2655s: 120s for a late Node (--node-join-timeout) + 600s load-balancer wait (--deregistration-timeout) + 3×300s drain attempts (--drain-retries × --drain-timeout) + 2×30s between attempts (--drain-interval) + 900s+30s escalation (--max-termination-grace-period) + 45s to delete the Node and complete; raise it or lower one of those',
+    ]);
+    expect(problems({ maxTimeToProcess: '2655' })).toEqual([]);
+    // Without load balancers there is no load-balancer wait to fit.
+    expect(problems({ maxTimeToProcess: '2055', withDeregister: 'false' })).toEqual([]);
+  });
+
+  it('bounds every time flag by the 48 h a lifecycle action can last, so no wait overflows a timer', () => {
+    expect(problems({ drainTimeout: '2592000', maxTimeToProcess: '172800' })).toEqual(['--drain-timeout must be between 0 and 172800, got 2592000']);
+    expect(problems({ nodeJoinTimeout: '999999999' })).toEqual(['--node-join-timeout must be between 0 and 172800, got 999999999']);
+    expect(problems({ apiTimeout: '0' })).toEqual(['--api-timeout must be between 1 and 300, got 0']);
   });
 
   it('remembers --kubectl-path only when it was set, so the service can warn that it is unused', () => {

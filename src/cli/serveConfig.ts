@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../lifecycle/errors.js';
+import { MAX_GLOBAL_TIMEOUT_SECONDS, type TimeBudgetSettings, budgetTerms, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import { DISCOVERY_MODES, type DiscoveryMode } from '../loadbalancing/discovery.js';
 import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
 import { parseListenAddress } from '../observability/httpServer.js';
@@ -11,8 +12,11 @@ export type TargetType = (typeof TARGET_TYPES)[number];
 export const DEREGISTER_ORDERS = ['before-drain', 'after-drain'] as const;
 export type DeregisterOrder = (typeof DEREGISTER_ORDERS)[number];
 
-/** Upstream's slack in the ceiling rule (EscalateDrainFailureWaitSlackSeconds). */
-export const CEILING_SLACK_SECONDS = 30;
+/**
+ * No time flag may exceed what AWS lets a lifecycle action last (48 h): it keeps every wait inside what a Node.js
+ * timer can represent, and a longer value could never be used anyway.
+ */
+const MAX_SECONDS = MAX_GLOBAL_TIMEOUT_SECONDS;
 
 /** The validated `serve` configuration. */
 export interface ServeConfig {
@@ -49,6 +53,22 @@ export interface ServeConfig {
   /** Empty when not set: serve resolves it from the pod's environment. */
   readonly leaseNamespace: string;
   readonly leaseDurationSeconds: number;
+  /** How long the load-balancer step may wait for targets to drain (--deregistration-timeout). */
+  readonly deregistrationTimeoutSeconds: number;
+  /** Bound on one AWS or Kubernetes request (--api-timeout). */
+  readonly apiTimeoutSeconds: number;
+  /** Server-side timeout of each node watch request (--node-watch-timeout). */
+  readonly nodeWatchTimeoutSeconds: number;
+}
+
+/** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
+export function timeBudgetOf(c: Pick<ServeConfig, 'nodeJoinTimeoutSeconds' | 'deregistrationTimeoutSeconds' | 'withDeregister' | 'drainTimeoutSeconds' | 'drainRetries' | 'drainIntervalSeconds' | 'maxTerminationGracePeriodSeconds'>): TimeBudgetSettings {
+  return {
+    nodeJoinTimeoutSeconds: c.nodeJoinTimeoutSeconds,
+    deregistrationTimeoutSeconds: c.withDeregister ? c.deregistrationTimeoutSeconds : 0,
+    drainTimeoutSeconds: c.drainTimeoutSeconds, drainRetries: c.drainRetries, drainIntervalSeconds: c.drainIntervalSeconds,
+    maxTerminationGracePeriodSeconds: c.maxTerminationGracePeriodSeconds,
+  };
 }
 
 export type RawFlags = Readonly<Record<string, string | boolean | undefined>>;
@@ -83,18 +103,21 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   const logFormat = str('log-format');
   if (logFormat !== 'text' && logFormat !== 'json') problems.push(`--log-format must be text or json, got "${logFormat}"`);
 
-  const maxDrainConcurrency = int('max-drain-concurrency', 1);
-  const maxTimeToProcessSeconds = int('max-time-to-process', 1);
-  const maxTerminationGracePeriodSeconds = int('max-termination-grace-period', 0);
-  const drainTimeoutSeconds = int('drain-timeout', 0);
-  const drainTimeoutUnknownSeconds = int('drain-timeout-unknown', 0);
-  const drainIntervalSeconds = int('drain-interval', 0);
-  const drainRetries = int('drain-retries', 1);
+  const maxDrainConcurrency = int('max-drain-concurrency', 1, 10_000);
+  const maxTimeToProcessSeconds = int('max-time-to-process', 1, MAX_SECONDS);
+  const maxTerminationGracePeriodSeconds = int('max-termination-grace-period', 0, MAX_SECONDS);
+  const drainTimeoutSeconds = int('drain-timeout', 0, MAX_SECONDS);
+  const drainTimeoutUnknownSeconds = int('drain-timeout-unknown', 0, MAX_SECONDS);
+  const drainIntervalSeconds = int('drain-interval', 0, MAX_SECONDS);
+  const drainRetries = int('drain-retries', 1, 1000);
   const pollingIntervalSeconds = int('polling-interval', 0, 20);
-  const maxInFlight = int('max-in-flight', 1);
+  const maxInFlight = int('max-in-flight', 1, 100_000);
   const visibilityTimeoutSeconds = int('visibility-timeout', 10, 43200);
-  const nodeJoinTimeoutSeconds = int('node-join-timeout', 0);
+  const nodeJoinTimeoutSeconds = int('node-join-timeout', 0, MAX_SECONDS);
   const leaseDurationSeconds = int('lease-duration', 5, 300);
+  const deregistrationTimeoutSeconds = int('deregistration-timeout', 0, MAX_SECONDS);
+  const apiTimeoutSeconds = int('api-timeout', 1, 300);
+  const nodeWatchTimeoutSeconds = int('node-watch-timeout', 10, 3600);
   const clusterName = str('cluster-name');
   if (clusterName && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/u.test(clusterName)) problems.push(`--cluster-name must be a cluster name (letters, digits, ., _ or -), got "${clusterName}"`);
   const leaseNamespace = str('lease-namespace');
@@ -117,11 +140,15 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     problems.push(`--metrics-address: ${(e as Error).message}`);
   }
 
-  const ceiling = drainRetries * drainTimeoutSeconds + Math.max(0, maxTerminationGracePeriodSeconds) + CEILING_SLACK_SECONDS;
-  if (problems.length === 0 && maxTimeToProcessSeconds < ceiling) {
-    problems.push(`--max-time-to-process (${maxTimeToProcessSeconds}s) must be >= (drain-retries x drain-timeout) + max-termination-grace-period + ${CEILING_SLACK_SECONDS}s = ${ceiling}s`);
-  }
   const withDeregister = bool('with-deregister');
+  if (problems.length === 0) {
+    // Upstream's ceiling rule, with every wait a termination can make: the longest termination must fit.
+    const budget = timeBudgetOf({ nodeJoinTimeoutSeconds, deregistrationTimeoutSeconds, withDeregister, drainTimeoutSeconds, drainRetries, drainIntervalSeconds, maxTerminationGracePeriodSeconds });
+    const ceiling = totalBudgetSeconds(budget);
+    if (maxTimeToProcessSeconds < ceiling) {
+      problems.push(`--max-time-to-process (${maxTimeToProcessSeconds}s) must be >= the longest termination, ${ceiling}s: ${budgetTerms(budget).map((t) => t.what).join(' + ')}; raise it or lower one of those`);
+    }
+  }
   const refreshExpiredCredentials = bool('refresh-expired-credentials');
   const verifyLifecycleState = bool('verify-lifecycle-state');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -136,5 +163,6 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     deregisterOrder: deregisterOrder as DeregisterOrder, lbDiscovery: lbDiscovery as DiscoveryMode, lbScanTtlSeconds, lbApiRatePerSecond,
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
+    deregistrationTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
   };
 }

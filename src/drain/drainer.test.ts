@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TransientError } from '../lifecycle/errors.js';
-import type { ClusterPort, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { ClusterPort, EvictionResult, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
 import { silentLogger } from '../observability/logger.js';
 import { type DrainConfig, NodeDrainer } from './drainer.js';
 
@@ -28,12 +28,15 @@ class FakeCluster implements ClusterPort {
     if (this.failNextLists > 0) { this.failNextLists--; throw new TransientError('apiserver unavailable', false); }
     return [...this.pods.values()];
   }
-  async evictPod(p: PodInfo) {
+  refused = new Map<string, string>();
+  async evictPod(p: PodInfo): Promise<EvictionResult> {
     this.calls.push(`evict ${p.name}`);
-    if (!this.pods.has(p.name)) return 'gone' as const;
-    if (this.blocked.has(p.name)) return 'blocked-by-pdb' as const;
+    if (!this.pods.has(p.name)) return { outcome: 'gone' };
+    if (this.blocked.has(p.name)) return { outcome: 'blocked-by-pdb' };
+    const refusal = this.refused.get(p.name);
+    if (refusal) return { outcome: 'refused', reason: refusal, namespaceTerminating: false };
     this.terminate(p.name);
-    return 'evicted' as const;
+    return { outcome: 'evicted' };
   }
   async deletePod(p: PodInfo, grace: number) {
     this.deletedWithGrace.set(p.name, grace);
@@ -129,5 +132,43 @@ describe('NodeDrainer', () => {
     expect(result.outcome).toBe('escalated');
     expect(cluster.deletedWithGrace.get('a')).toBe(0);
     expect(Date.now() - started).toBeLessThan(60_000); // the 60 s timeout was never used
+  });
+
+  it('keeps draining the other pods when one pod\'s eviction is refused, retries that pod, and names it', async () => {
+    const cluster = new FakeCluster([pod('ok-1'), pod('webhooked'), pod('ok-2')]);
+    cluster.refused.set('webhooked', 'HTTP 400: admission webhook "deny.example.com" denied the request');
+    const r = reporter();
+    const result = await new NodeDrainer(cluster, { ...config, drainRetries: 1, maxTerminationGracePeriodSeconds: 0, drainTimeoutSeconds: 1.5 }).drain(node, silentLogger, r.api, new AbortController().signal);
+    // The others were evicted at once; the refused one was asked again and again until the attempt's timeout.
+    expect([...cluster.pods.keys()]).toEqual(['webhooked']);
+    expect(cluster.calls.filter((c) => c === 'evict webhooked').length).toBeGreaterThanOrEqual(2);
+    // The attempt ended on its --drain-timeout, not on the first refusal.
+    expect(result.outcome === 'failed' && result.reason).toMatch(/^global timeout reached: 1.5s; 1 pods still on the node: ns\/webhooked \(eviction refused: HTTP 400: admission webhook "deny.example.com" denied the request\)/u);
+    expect(r.outcomes.filter((o) => o === 'refused').length).toBeGreaterThanOrEqual(2);
+    // Reported once as an Event naming the pod, not once per retry.
+    expect(r.events.filter((e) => e.reason === 'PodEvictionRefused').map((e) => e.message)).toEqual([
+      'eviction of pod ns/webhooked was refused: HTTP 400: admission webhook "deny.example.com" denied the request; it is retried while the other pods keep draining',
+    ]);
+  });
+
+  it('drains a refused pod once the refusal stops, within the same attempt', async () => {
+    const cluster = new FakeCluster([pod('a'), pod('b')]);
+    cluster.refused.set('b', 'HTTP 403: unable to create new content in namespace ns because it is being terminated');
+    setTimeout(() => cluster.refused.delete('b'), 300);
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 10 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'drained', attempts: 1 });
+    expect(cluster.pods.size).toBe(0);
+  });
+
+  it('does not cut an attempt short when the pod list is refused: it keeps trying until the attempt times out', async () => {
+    const cluster = new FakeCluster([pod('a')]);
+    let refusals = 3;
+    const list = cluster.listPodsOnNode.bind(cluster);
+    cluster.listPodsOnNode = async () => {
+      if (refusals-- > 0) throw new Error('list pods on node n1: HTTP 400: bad request');
+      return list();
+    };
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5, drainRetries: 1 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'drained', attempts: 1 });
   });
 });

@@ -26,7 +26,7 @@ export type DrainResult =
 
 export interface DrainReporter {
   event(event: NodeEvent): void;
-  eviction(outcome: 'evicted' | 'gone' | 'blocked-by-pdb' | 'deleted'): void;
+  eviction(outcome: 'evicted' | 'gone' | 'blocked-by-pdb' | 'refused' | 'deleted'): void;
   drainFailed(): void;
 }
 
@@ -73,22 +73,39 @@ export class NodeDrainer {
     return this.escalate(node, lastFailure, log, reporter, signal);
   }
 
-  /** One attempt: cordon, evict everything evictable, wait until it is gone or the attempt times out. */
+  /**
+   * One attempt: cordon, evict everything evictable, wait until it is gone or the attempt's --drain-timeout is
+   * spent. Nothing but the timeout (or the node going away) ends an attempt: a failed cordon, a pod list that
+   * fails, a pod whose eviction is refused are logged and tried again within it, so one bad pod or API hiccup
+   * never cuts the attempt short for the others.
+   */
   private async attempt(node: NodeInfo, timeoutSeconds: number, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<'drained' | 'node-gone' | { failure: string }> {
     const { signal: attemptSignal, dispose } = linkedSignal([signal], timeoutSeconds * 1000);
     const round = new EvictionRound(this.cluster, log, reporter);
+    let cordoned = false;
+    let lastError: string | undefined;
     try {
-      const cordoned = await retryUntil(() => this.cluster.cordon(node.name, this.config.nodeLabels, attemptSignal), attemptSignal);
-      if (cordoned === 'gone') return 'node-gone';
       for (;;) {
-        const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, attemptSignal), attemptSignal));
-        if (pods.length === 0) return 'drained';
-        await round.evict(pods, attemptSignal);
+        try {
+          if (!cordoned) {
+            if ((await retryUntil(() => this.cluster.cordon(node.name, this.config.nodeLabels, attemptSignal), attemptSignal)) === 'gone') return 'node-gone';
+            cordoned = true;
+          }
+          const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, attemptSignal), attemptSignal,
+            { operation: `list pods on node ${node.name}`, log }));
+          if (pods.length === 0) return 'drained';
+          await round.evict(pods, attemptSignal);
+        } catch (e) {
+          if (attemptSignal.aborted) throw e;
+          // Not transient (those were retried above): say so once per distinct error, keep trying until the timeout.
+          if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`);
+          lastError = describeError(e);
+        }
         await sleep(this.config.pollIntervalMs, attemptSignal);
       }
     } catch (e) {
       if (signal.aborted) throw e;
-      if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${round.describeRemaining()}` };
+      if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${round.describeRemaining()}${lastError ? `; last error: ${lastError}` : ''}` };
       return { failure: describeError(e) };
     } finally {
       dispose();
@@ -112,8 +129,14 @@ export class NodeDrainer {
         const grace = escalationGraceSeconds(pod, capSeconds, current.ready);
         longestGraceSeconds = Math.max(longestGraceSeconds, grace);
         log.info(`deleting pod ${podRef(pod)} on node ${node.name} (grace period: ${grace}s)`);
-        if ((await retryUntil(() => this.cluster.deletePod(pod, grace, signal), signal)) === 'deleted') deleted++;
-        reporter.eviction('deleted');
+        try {
+          if ((await retryUntil(() => this.cluster.deletePod(pod, grace, signal), signal)) === 'deleted') deleted++;
+          reporter.eviction('deleted');
+        } catch (e) {
+          if (signal.aborted) throw e;
+          // This pod's deletion is refused; the others are still deleted (the wait below names what remains).
+          log.warn(`could not delete pod ${podRef(pod)} on node ${node.name}: ${describeError(e)}`);
+        }
       }
       reporter.event(NodeEvents.gracefulPodDeletionAfterDrainFailed(node.instanceId, deleted, node.name));
       const windowSeconds = longestGraceSeconds + ESCALATION_SLACK_SECONDS;

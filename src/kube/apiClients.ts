@@ -1,5 +1,7 @@
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import { TransientError } from '../lifecycle/errors.js';
+import { linkedSignal } from '../lifecycle/sleep.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AuthorizerWarmup } from './authorizerWarmup.js';
 
@@ -13,14 +15,23 @@ export interface KubeClients {
   readonly authorizerWarmup: AuthorizerWarmup;
   /** Per-call options: honour `signal`, show the response to the AuthorizerWarmup, then `extra`. */
   options(signal: AbortSignal, extra?: k8s.Middleware): k8s.ConfigurationOptions;
+  /**
+   * Runs one API request bounded by the per-call timeout (--api-timeout) as well as by `signal`: a request the
+   * apiserver does not answer in time is abandoned and surfaces as a TransientError naming `operation`, so callers
+   * retry it like a 5xx instead of waiting forever.
+   */
+  call<T>(signal: AbortSignal, operation: string, run: (options: k8s.ConfigurationOptions) => Promise<T>, extra?: k8s.Middleware): Promise<T>;
 }
+
+/** Bound on one Kubernetes API request unless --api-timeout says otherwise. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 /**
  * Builds API clients whose every request is counted in `lifecycle_manager_kube_api_calls_total{verb,resource}`.
  * Counting happens in a client middleware, so the count is exactly what was sent to the apiserver; the same
  * per-call options show every response to the AuthorizerWarmup.
  */
-export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, authorizerWarmup = new AuthorizerWarmup()): KubeClients {
+export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, authorizerWarmup = new AuthorizerWarmup(), callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS): KubeClients {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const agents = new KeepAliveAgents();
@@ -42,6 +53,19 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
   return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
     authorizerWarmup,
     options: (signal, extra) => withSignal(signal, extra, authorizerWarmup),
+    call: async (signal, operation, run, extra) => {
+      const bounded = linkedSignal([signal], callTimeoutMs);
+      try {
+        return await run(withSignal(bounded.signal, extra, authorizerWarmup));
+      } catch (e) {
+        if (bounded.signal.aborted && !signal.aborted) {
+          throw new TransientError(`${operation}: no answer from the apiserver within ${callTimeoutMs / 1000}s`, false, { cause: e });
+        }
+        throw e;
+      } finally {
+        bounded.dispose();
+      }
+    },
   };
 }
 

@@ -22,6 +22,21 @@ export function statusMessage(e: unknown): string {
   return e instanceof Error ? e.message.split('\n')[0] ?? e.name : String(e);
 }
 
+/** True when the Status body of an ApiException lists a cause of `type` (e.g. NamespaceTerminating). */
+export function hasStatusCause(e: unknown, type: string): boolean {
+  const body = (e as { body?: unknown } | null)?.body;
+  let status: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return false;
+    }
+  }
+  const causes = (status as { details?: { causes?: unknown } } | null)?.details?.causes;
+  return Array.isArray(causes) && causes.some((c) => (c as { type?: unknown } | null)?.type === type);
+}
+
 export const isNotFound = (e: unknown): boolean => statusCode(e) === 404;
 export const isConflict = (e: unknown): boolean => statusCode(e) === 409;
 

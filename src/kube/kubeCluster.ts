@@ -1,7 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterPort, DeletionOutcome, EvictionOutcome, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
-import { isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
+import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeDirectory.js';
 
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -30,7 +30,7 @@ export class KubeCluster implements ClusterPort {
 
   async getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined> {
     try {
-      return toNodeInfo(await this.clients.core.readNode({ name }, this.clients.options(signal)));
+      return toNodeInfo(await this.clients.call(signal, `get node ${name}`, (o) => this.clients.core.readNode({ name }, o)));
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw toDomainError(e, `get node ${name}`, this.clients.authorizerWarmup);
@@ -40,7 +40,7 @@ export class KubeCluster implements ClusterPort {
   async cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'> {
     const body = { spec: { unschedulable: true }, ...(Object.keys(labels).length > 0 ? { metadata: { labels } } : {}) };
     try {
-      await this.clients.core.patchNode({ name, body }, this.clients.options(signal, contentType(k8s.PatchStrategy.MergePatch)));
+      await this.clients.call(signal, `cordon node ${name}`, (o) => this.clients.core.patchNode({ name, body }, o), contentType(k8s.PatchStrategy.MergePatch));
       return 'cordoned';
     } catch (e) {
       if (isNotFound(e)) return 'gone';
@@ -50,37 +50,46 @@ export class KubeCluster implements ClusterPort {
 
   async listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]> {
     try {
-      const list = await this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, this.clients.options(signal));
+      const list = await this.clients.call(signal, `list pods on node ${name}`, (o) => this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, o));
       return list.items.map(toPodInfo);
     } catch (e) {
       throw toDomainError(e, `list pods on node ${name}`, this.clients.authorizerWarmup);
     }
   }
 
-  async evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionOutcome> {
+  /**
+   * Outcomes as `kubectl drain` and the eviction subresource define them: 404/409 gone (or replaced by a pod of
+   * the same name: the UID precondition), 429 and the multiple-budget 500 blocked by a PodDisruptionBudget; a 403
+   * (a namespace being terminated, a budget whose disruptionsAllowed is negative, an admission policy), 400 or 422
+   * (an admission webhook) refuse this pod only. Everything else is an error of the call.
+   */
+  async evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionResult> {
     const body: k8s.V1Eviction = {
       apiVersion: 'policy/v1', kind: 'Eviction',
       metadata: { name: pod.name, namespace: pod.namespace },
       deleteOptions: { preconditions: { uid: pod.uid } },
     };
     try {
-      await this.clients.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }, this.clients.options(signal));
-      return 'evicted';
+      await this.clients.call(signal, `evict pod ${pod.namespace}/${pod.name}`, (o) => this.clients.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }, o));
+      return { outcome: 'evicted' };
     } catch (e) {
-      if (isNotFound(e) || isConflict(e)) return 'gone';
-      if (statusCode(e) === 429) return 'blocked-by-pdb';
+      if (isNotFound(e) || isConflict(e)) return { outcome: 'gone' };
+      const code = statusCode(e);
+      if (code === 429) return { outcome: 'blocked-by-pdb' };
       // The eviction subresource refuses pods covered by more than one budget with a 500; it will not evict them.
-      if (statusCode(e) === 500 && /more than one PodDisruptionBudget/u.test(statusMessage(e))) return 'blocked-by-pdb';
+      if (code === 500 && /more than one PodDisruptionBudget/u.test(statusMessage(e))) return { outcome: 'blocked-by-pdb' };
+      const warmup = code === 403 && this.clients.authorizerWarmup.isWarmupRefusal(e);
+      if (!warmup && (code === 403 || code === 400 || code === 422)) {
+        return { outcome: 'refused', reason: `HTTP ${code}: ${statusMessage(e)}`, namespaceTerminating: hasStatusCause(e, 'NamespaceTerminating') };
+      }
       throw toDomainError(e, `evict pod ${pod.namespace}/${pod.name}`, this.clients.authorizerWarmup);
     }
   }
 
   async deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome> {
     try {
-      await this.clients.core.deleteNamespacedPod(
-        { name: pod.name, namespace: pod.namespace, gracePeriodSeconds, body: { gracePeriodSeconds, preconditions: { uid: pod.uid } } },
-        this.clients.options(signal),
-      );
+      await this.clients.call(signal, `delete pod ${pod.namespace}/${pod.name}`, (o) => this.clients.core.deleteNamespacedPod(
+        { name: pod.name, namespace: pod.namespace, gracePeriodSeconds, body: { gracePeriodSeconds, preconditions: { uid: pod.uid } } }, o));
       return 'deleted';
     } catch (e) {
       if (isNotFound(e) || isConflict(e)) return 'gone';
@@ -90,7 +99,7 @@ export class KubeCluster implements ClusterPort {
 
   async deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome> {
     try {
-      await this.clients.core.deleteNode({ name }, this.clients.options(signal));
+      await this.clients.call(signal, `delete node ${name}`, (o) => this.clients.core.deleteNode({ name }, o));
       return 'deleted';
     } catch (e) {
       if (isNotFound(e)) return 'gone';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import type { LifecycleAction } from '../lifecycle/action.js';
+import { type LifecycleAction, actionKey } from '../lifecycle/action.js';
 import { TransientError } from '../lifecycle/errors.js';
-import type { ActionPhase, ActionRecord, ActionStore, ClaimResult } from '../lifecycle/ports.js';
+import type { ActionPhase, ActionRecord, ActionStore, ClaimResult, RecordState } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { isConflict, isNotFound, toDomainError } from './errors.js';
 
@@ -11,13 +11,17 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'lifecycle-manager' };
 const MIN_LEASE_DURATION_SECONDS = 5;
 
 /**
- * Durable per-action state: one coordination.k8s.io/v1 Lease per instance in the service's namespace
+ * Durable per-action state: one coordination.k8s.io/v1 Lease per action — (group, hook, instance), the key every
+ * record of an action uses, so two termination hooks on one instance are two Leases — in the service's namespace
  * (`kubectl get leases -l app.kubernetes.io/managed-by=lifecycle-manager`). `holderIdentity` is the replica that
- * owns the action; annotations carry the action (including its token), its phase and deadlines. Every write uses
- * the resourceVersion last read, so two replicas can never both believe they own an action.
+ * owns the action; annotations carry the action (including its token), its phase, its first receipt and its
+ * deadline, which a take-over keeps. Every write uses the resourceVersion last read, so two replicas can never both
+ * believe they own an action.
  */
 export class LeaseActionStore implements ActionStore {
   private readonly seen = new Map<string, k8s.V1Lease>();
+  /** Lease names found by the orphan scan (an older release named Leases after the instance only). */
+  private readonly names = new Map<string, string>();
   private readonly renewing = new Map<string, Promise<'renewed' | 'lost'>>();
   private readonly queueLabel: string;
 
@@ -37,8 +41,9 @@ export class LeaseActionStore implements ActionStore {
       const current = await this.read(record.action, signal);
       if (!current) {
         try {
-          this.remember(record.action, await this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: withMicroTimes(this.toLease(record, undefined)) }, this.clients.options(signal)));
-          return { status: 'claimed', resumedFrom: undefined, previousHolder: undefined };
+          const created = await this.clients.call(signal, `create lease for ${record.action.instanceId}`, (o) => this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: withMicroTimes(this.toLease(record, undefined)) }, o));
+          this.remember(record.action, created);
+          return { status: 'claimed', record: fromLease(created) ?? { ...record, holder: this.identity }, resumedFrom: undefined, previousHolder: undefined };
         } catch (e) {
           if (isConflict(e)) continue; // created by another replica a moment ago: look again
           throw toDomainError(e, `create lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
@@ -48,8 +53,9 @@ export class LeaseActionStore implements ActionStore {
       if (holder && holder !== this.identity && !this.isExpired(current)) return { status: 'held-elsewhere', holder };
       const resumedFrom = current.metadata?.annotations?.[`${PREFIX}/phase`] as ActionPhase | undefined;
       try {
-        this.remember(record.action, await this.replace(this.toLease({ ...record, phase: resumedFrom ?? record.phase }, current), signal));
-        return { status: 'claimed', resumedFrom, previousHolder: holder || undefined };
+        const taken = await this.replace(this.toLease({ ...record, phase: resumedFrom ?? record.phase }, current), signal);
+        this.remember(record.action, taken);
+        return { status: 'claimed', record: fromLease(taken) ?? { ...record, holder: this.identity }, resumedFrom, previousHolder: holder || undefined };
       } catch (e) {
         if (!isConflict(e)) throw toDomainError(e, `take over lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
       }
@@ -58,21 +64,29 @@ export class LeaseActionStore implements ActionStore {
     return { status: 'held-elsewhere', holder };
   }
 
+  async inspect(action: LifecycleAction, signal: AbortSignal): Promise<RecordState> {
+    const lease = await this.read(action, signal);
+    if (!lease) return 'absent';
+    const holder = lease.spec?.holderIdentity ?? '';
+    return { holder, claimable: !holder || holder === this.identity || this.isExpired(lease) };
+  }
+
   /**
    * Renews one action's Lease. Renewals of the same action are serialised (the periodic renewal and the one
    * before completing must not race each other into conflicts); a conflict is re-read and retried, and only a
    * Lease that another replica now holds, or that is gone, counts as lost.
    */
   renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
-    const previous = this.renewing.get(action.instanceId) ?? Promise.resolve();
+    const key = actionKey(action);
+    const previous = this.renewing.get(key) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => this.renewNow(action, phase, signal));
-    this.renewing.set(action.instanceId, next);
-    void next.finally(() => { if (this.renewing.get(action.instanceId) === next) this.renewing.delete(action.instanceId); }).catch(() => undefined);
+    this.renewing.set(key, next);
+    void next.finally(() => { if (this.renewing.get(key) === next) this.renewing.delete(key); }).catch(() => undefined);
     return next;
   }
 
   private async renewNow(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
-    let lease = this.seen.get(action.instanceId) ?? (await this.read(action, signal));
+    let lease = this.seen.get(actionKey(action)) ?? (await this.read(action, signal));
     for (let attempt = 0; attempt < 5; attempt++) {
       if (!lease || lease.spec?.holderIdentity !== this.identity) return 'lost';
       const next = structuredClone(lease);
@@ -91,17 +105,20 @@ export class LeaseActionStore implements ActionStore {
   }
 
   async release(action: LifecycleAction, signal: AbortSignal): Promise<void> {
-    this.seen.delete(action.instanceId);
+    const key = actionKey(action);
+    const name = this.nameOf(action);
+    this.seen.delete(key);
     try {
-      await this.clients.coordination.deleteNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, this.clients.options(signal));
+      await this.clients.call(signal, `delete lease for ${action.instanceId}`, (o) => this.clients.coordination.deleteNamespacedLease({ name, namespace: this.namespace }, o));
     } catch (e) {
       if (!isNotFound(e)) throw toDomainError(e, `delete lease for ${action.instanceId}`, this.clients.authorizerWarmup);
     }
+    this.names.delete(key);
   }
 
   async handOver(action: LifecycleAction, signal: AbortSignal): Promise<void> {
-    const lease = this.seen.get(action.instanceId);
-    this.seen.delete(action.instanceId);
+    const lease = this.seen.get(actionKey(action));
+    this.seen.delete(actionKey(action));
     if (!lease || lease.spec?.holderIdentity !== this.identity) return;
     const next = structuredClone(lease);
     next.spec = { ...next.spec, holderIdentity: '', renewTime: new Date(0) };
@@ -115,7 +132,7 @@ export class LeaseActionStore implements ActionStore {
   async listOrphans(signal: AbortSignal): Promise<ActionRecord[]> {
     let list: k8s.V1LeaseList;
     try {
-      list = await this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: `app.kubernetes.io/managed-by=lifecycle-manager,${PREFIX}/queue=${this.queueLabel}` }, this.clients.options(signal));
+      list = await this.clients.call(signal, 'list leases', (o) => this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: `app.kubernetes.io/managed-by=lifecycle-manager,${PREFIX}/queue=${this.queueLabel}` }, o));
     } catch (e) {
       throw toDomainError(e, 'list leases', this.clients.authorizerWarmup);
     }
@@ -123,6 +140,7 @@ export class LeaseActionStore implements ActionStore {
       .filter((l) => this.isExpired(l) || l.spec?.holderIdentity === this.identity || !l.spec?.holderIdentity)
       .flatMap((l) => {
         const record = fromLease(l);
+        if (record && l.metadata?.name) this.names.set(actionKey(record.action), l.metadata.name);
         return record ? [record] : [];
       });
   }
@@ -136,9 +154,13 @@ export class LeaseActionStore implements ActionStore {
     return renewed + (lease.spec?.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000 < this.now();
   }
 
+  private nameOf(action: LifecycleAction): string {
+    return this.names.get(actionKey(action)) ?? leaseName(action);
+  }
+
   private async read(action: LifecycleAction, signal: AbortSignal): Promise<k8s.V1Lease | undefined> {
     try {
-      const lease = await this.clients.coordination.readNamespacedLease({ name: leaseName(action.instanceId), namespace: this.namespace }, this.clients.options(signal));
+      const lease = await this.clients.call(signal, `read lease for ${action.instanceId}`, (o) => this.clients.coordination.readNamespacedLease({ name: this.nameOf(action), namespace: this.namespace }, o));
       this.remember(action, lease);
       return lease;
     } catch (e) {
@@ -148,28 +170,33 @@ export class LeaseActionStore implements ActionStore {
   }
 
   private replace(lease: k8s.V1Lease, signal: AbortSignal): Promise<k8s.V1Lease> {
-    return this.clients.coordination.replaceNamespacedLease({ name: lease.metadata!.name!, namespace: this.namespace, body: withMicroTimes(lease) }, this.clients.options(signal));
+    return this.clients.call(signal, `update lease ${lease.metadata!.name!}`, (o) => this.clients.coordination.replaceNamespacedLease({ name: lease.metadata!.name!, namespace: this.namespace, body: withMicroTimes(lease) }, o));
   }
 
   private remember(action: LifecycleAction, lease: k8s.V1Lease): void {
-    this.seen.set(action.instanceId, lease);
+    this.seen.set(actionKey(action), lease);
   }
 
   private toLease(record: Omit<ActionRecord, 'holder'>, current: k8s.V1Lease | undefined): k8s.V1Lease {
     const now = new Date(this.now());
     const takeover = current !== undefined && current.spec?.holderIdentity !== this.identity;
     const a = record.action;
+    // A Lease that exists already keeps when the action was first received and its deadline: --max-time-to-process
+    // counts from the first receipt, whoever holds the action now.
+    const kept = current ? fromLease(current) : undefined;
+    const receivedAtMs = kept?.receivedAtMs ?? record.receivedAtMs;
+    const deadlineMs = kept?.deadlineMs ?? record.deadlineMs;
     return {
       apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
       metadata: {
-        name: leaseName(a.instanceId), namespace: this.namespace,
+        name: current?.metadata?.name ?? leaseName(a), namespace: this.namespace,
         ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
         labels: { ...MANAGED_BY, [`${PREFIX}/queue`]: this.queueLabel },
         annotations: {
           [`${PREFIX}/action`]: JSON.stringify({ asg: a.autoScalingGroupName, hook: a.lifecycleHookName, instanceId: a.instanceId, token: a.lifecycleActionToken, requestId: a.requestId, messageTime: a.messageTime?.toISOString(), format: a.format }),
           [`${PREFIX}/phase`]: record.phase,
-          [`${PREFIX}/received-at`]: new Date(record.receivedAtMs).toISOString(),
-          [`${PREFIX}/deadline`]: new Date(record.deadlineMs).toISOString(),
+          [`${PREFIX}/received-at`]: new Date(receivedAtMs).toISOString(),
+          [`${PREFIX}/deadline`]: new Date(deadlineMs).toISOString(),
           [`${PREFIX}/heartbeat-timeout-seconds`]: String(record.heartbeatTimeoutSeconds),
         },
       },
@@ -197,8 +224,13 @@ function withMicroTimes(lease: k8s.V1Lease): k8s.V1Lease {
   return { ...lease, spec: { ...lease.spec, acquireTime: micro(lease.spec?.acquireTime), renewTime: micro(lease.spec?.renewTime) } };
 }
 
-export function leaseName(instanceId: string): string {
-  return `lifecycle-${instanceId}`;
+/**
+ * `lifecycle-<instance-id>-<8 hex digits of sha256(group/hook)>`: one Lease per action, readable by instance id
+ * (`kubectl get lease | grep i-0123…`), distinct for two hooks on one instance.
+ */
+export function leaseName(action: Pick<LifecycleAction, 'autoScalingGroupName' | 'lifecycleHookName' | 'instanceId'>): string {
+  const digest = createHash('sha256').update(`${action.autoScalingGroupName}/${action.lifecycleHookName}`).digest('hex').slice(0, 8);
+  return `lifecycle-${action.instanceId}-${digest}`;
 }
 
 function fromLease(lease: k8s.V1Lease): ActionRecord | undefined {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { withTimeout } from '../lifecycle/sleep.js';
 import type { KubeClients } from './apiClients.js';
 
 const COMPONENT = 'lifecycle-manager';
+/** An Event that cannot be created within this is given up (logged): publishing never holds up an action. */
+const PUBLISH_TIMEOUT_MS = 10_000;
 
 /**
  * Publishes core/v1 Events whose involvedObject is the Node (kind, name, uid), in the `default` namespace as the
@@ -31,14 +34,19 @@ export class NodeEventRecorder implements EventRecorder {
       reportingComponent: COMPONENT,
       reportingInstance: this.reportingInstance,
     };
-    const p: Promise<void> = this.clients.core.createNamespacedEvent({ namespace: 'default', body })
+    const p: Promise<void> = withTimeout([], PUBLISH_TIMEOUT_MS, (signal) =>
+      this.clients.call(signal, `create event ${event.reason}`, (o) => this.clients.core.createNamespacedEvent({ namespace: 'default', body }, o)))
       .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }
 
-  /** Waits for events still being sent (shutdown). */
-  async flush(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
+  /** Waits for events still being sent (shutdown), at most `timeoutMs`. */
+  async flush(timeoutMs = 5_000): Promise<void> {
+    if (this.pending.size === 0) return;
+    await withTimeout([], timeoutMs, (signal) => new Promise<void>((resolve) => {
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      void Promise.allSettled([...this.pending]).then(() => resolve());
+    }));
   }
 }

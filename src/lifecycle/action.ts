@@ -46,3 +46,10 @@ export interface AutoScalingInstance {
 }
 
 export const TERMINATING_WAIT_STATE = 'Terminating:Wait';
+
+/**
+ * The lifecycle states in which a termination hook holds an instance: Terminating:Wait; Warmed:Terminating:Wait
+ * (an instance in a warm pool being terminated); Warmed:Pending:Wait (an instance returning to the warm pool on
+ * scale-in, with an instance reuse policy: it is stopped, not terminated, and its Node must go all the same).
+ */
+export const TERMINATION_WAIT_STATES: readonly string[] = [TERMINATING_WAIT_STATE, 'Warmed:Terminating:Wait', 'Warmed:Pending:Wait'];

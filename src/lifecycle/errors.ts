@@ -11,6 +11,22 @@ export class ActionGoneError extends Error {
   }
 }
 
+/** Another replica owns the action now (this one could not renew its record in time). */
+export class OwnershipLostError extends Error {
+  override readonly name = 'OwnershipLostError';
+  constructor(readonly instanceId: string) {
+    super(`another replica has taken over the lifecycle action for instance ${instanceId}`);
+  }
+}
+
+/** Pods were still on the node after every drain attempt and the escalation. */
+export class DrainFailedError extends Error {
+  override readonly name = 'DrainFailedError';
+  constructor(readonly nodeName: string, readonly reason: string) {
+    super(`failed to drain node: ${reason}`);
+  }
+}
+
 /** Throttling, a 5xx, a network failure or a timeout: worth retrying within the deadline. */
 export class TransientError extends Error {
   override readonly name = 'TransientError';
@@ -43,6 +59,14 @@ export class ResourceGoneError extends Error {
   }
 }
 
+/** serve's identity lacks permissions it needs; one line per permission, naming verb, resource and namespace. */
+export class MissingPermissionsError extends Error {
+  override readonly name = 'MissingPermissionsError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
 /** Configuration that cannot work; the message names the flag and the rule. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -60,6 +84,7 @@ export class RequestRejectedError extends Error {
 }
 
 export const isActionGone = (e: unknown): e is ActionGoneError => e instanceof ActionGoneError;
+export const isOwnershipLost = (e: unknown): e is OwnershipLostError => e instanceof OwnershipLostError;
 export const isTransient = (e: unknown): e is TransientError => e instanceof TransientError;
 export const isAccessDenied = (e: unknown): e is AccessDeniedError => e instanceof AccessDeniedError;
 export const isResourceGone = (e: unknown): e is ResourceGoneError => e instanceof ResourceGoneError;

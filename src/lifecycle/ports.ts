@@ -22,6 +22,8 @@ export interface QueueMessage {
   readonly receiveCount: number;
   /** When SQS first received it (epoch ms). */
   readonly sentAtMs: number | undefined;
+  /** When SQS first handed it to a consumer, any delivery (ApproximateFirstReceiveTimestamp, epoch ms). */
+  readonly firstReceivedAtMs: number | undefined;
 }
 
 export interface QueuePort {
@@ -47,6 +49,22 @@ export interface NodeDirectory {
   findByInstanceId(instanceId: string): NodeInfo | undefined;
   /** Resolves when a Node for the instance appears; rejects when the signal aborts. */
   waitForInstance(instanceId: string, signal: AbortSignal): Promise<NodeInfo>;
+  /**
+   * Asks the apiserver itself, not the watch cache, with a consistent read (a paginated LIST of the Nodes):
+   * undefined only when the apiserver has no Node for the instance.
+   */
+  readFresh(instanceId: string, signal: AbortSignal): Promise<NodeInfo | undefined>;
+}
+
+/** What EC2 says about an instance (DescribeInstances). */
+export interface InstanceFacts {
+  readonly instanceId: string;
+  readonly vpcId: string | undefined;
+}
+
+export interface InstancesPort {
+  /** undefined when EC2 does not know the instance. */
+  describeInstance(instanceId: string, signal: AbortSignal): Promise<InstanceFacts | undefined>;
 }
 
 export interface PodInfo {
@@ -61,7 +79,16 @@ export interface PodInfo {
   readonly podIps: readonly string[];
 }
 
-export type EvictionOutcome = 'evicted' | 'gone' | 'blocked-by-pdb';
+export type EvictionOutcome = 'evicted' | 'gone' | 'blocked-by-pdb' | 'refused';
+
+/**
+ * What an eviction request got. `refused`: the apiserver said no for this pod for a reason other than a
+ * PodDisruptionBudget — an admission webhook or policy denying it, a namespace being terminated, a budget the
+ * eviction subresource rejects (disruptionsAllowed negative): the pod is retried, the others keep draining.
+ */
+export type EvictionResult =
+  | { readonly outcome: 'evicted' | 'gone' | 'blocked-by-pdb' }
+  | { readonly outcome: 'refused'; readonly reason: string; readonly namespaceTerminating: boolean };
 export type DeletionOutcome = 'deleted' | 'gone';
 
 /** The Kubernetes operations a drain makes. Transient API failures surface as TransientError. */
@@ -70,7 +97,7 @@ export interface ClusterPort {
   /** Idempotently marks the node unschedulable and sets the given labels. */
   cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'>;
   listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]>;
-  evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionOutcome>;
+  evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionResult>;
   deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome>;
   deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome>;
 }
@@ -99,16 +126,28 @@ export interface DeregistrationRequest {
   readonly autoScalingGroupName: string;
   readonly node: NodeInfo | undefined;
   readonly podIps: readonly string[];
+  /**
+   * The instance's VPC, asked for only when some ip target group holds one of its addresses (an address alone
+   * does not prove a target is this instance's: VPCs reuse address ranges). Only target groups in that VPC are
+   * candidates; undefined (EC2 could not tell) leaves ip targets alone.
+   */
+  readonly instanceVpc: () => Promise<string | undefined>;
+  /** false (--deregistration-timeout 0): deregister without waiting for the load balancers to let go. */
+  readonly awaitDrained: boolean;
   readonly log: import('../observability/logger.js').Logger;
 }
 
 export interface DeregistrationReport {
   readonly targetGroups: number;
   readonly classicLoadBalancers: number;
+  /** What did not finish (a load balancer that failed, one still draining when the step's time ran out, a search that failed). */
+  readonly problems: readonly { readonly what: string; readonly failureClass: import('./step.js').FailureClass }[];
+  /** True when the step's time ran out before every load balancer reported the targets gone. */
+  readonly timedOut: boolean;
 }
 
 /** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
-export type ActionPhase = 'verified' | 'awaiting-node' | 'draining' | 'deregistering' | 'deleting-node' | 'completing';
+export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'deregistering' | 'draining' | 'deleting-node' | 'completing';
 
 /** The durable record of an action in flight, owned by one replica at a time. */
 export interface ActionRecord {
@@ -121,17 +160,24 @@ export interface ActionRecord {
 }
 
 export type ClaimResult =
-  | { readonly status: 'claimed'; readonly resumedFrom: ActionPhase | undefined; readonly previousHolder: string | undefined }
+  /** `record` is what the Lease says now: an existing Lease keeps its first receipt and deadline across hand-overs. */
+  | { readonly status: 'claimed'; readonly record: ActionRecord; readonly resumedFrom: ActionPhase | undefined; readonly previousHolder: string | undefined }
   | { readonly status: 'held-elsewhere'; readonly holder: string };
 
+/** Whether an action's record exists and who may act on it (without changing it). */
+export type RecordState = 'absent' | { readonly holder: string; readonly claimable: boolean };
+
 /**
- * Durable per-action state with ownership (a coordination.k8s.io Lease per instance). Ownership expires unless
+ * Durable per-action state with ownership (a coordination.k8s.io Lease per action, keyed like every other record
+ * of an action by (group, hook, instance)). Ownership expires unless
  * renewed, so another replica can take over an action whose owner died.
  */
 export interface ActionStore {
   readonly identity: string;
   /** Creates the record, or takes it over when its holder stopped renewing; 'held-elsewhere' otherwise. */
   claim(record: Omit<ActionRecord, 'holder'>, signal: AbortSignal): Promise<ClaimResult>;
+  /** The record's current state: 'absent' once its owner finished (or dropped) the action. */
+  inspect(action: LifecycleAction, signal: AbortSignal): Promise<RecordState>;
   /** Renews ownership and records the phase; 'lost' when another replica owns it now. */
   renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'>;
   /** Deletes the record (the action is finished). Idempotent. */
@@ -149,9 +195,15 @@ export interface ActionStore {
   leaseDurationFor(heartbeatTimeoutSeconds: number): number;
 }
 
+/** Whether a group is this cluster's; when not, the clusters its tags name (none when it is untagged). */
+export interface GroupScope {
+  readonly ours: boolean;
+  readonly clusters: readonly string[];
+}
+
 /** Decides whether an Auto Scaling group belongs to this cluster (--cluster-name); shared queues need it. */
 export interface ClusterScope {
   /** undefined when no cluster name is configured (every group is ours). */
   readonly clusterName: string | undefined;
-  isOurs(autoScalingGroupName: string, signal: AbortSignal): Promise<boolean>;
+  scopeOf(autoScalingGroupName: string, signal: AbortSignal): Promise<GroupScope>;
 }

@@ -2,18 +2,34 @@ import { setMaxListeners } from 'node:events';
 
 /** Abortable waiting and retry schedules. Every wait in the service goes through here. */
 
+/**
+ * The longest delay a Node.js timer takes (2^31 − 1 ms, about 24.8 days): a longer one fires at once. Waits longer
+ * than this are made of several timers.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer that fires after `ms` even when that is longer than one Node.js timer can wait. */
+function longTimeout(ms: number, fire: () => void): { clear: () => void } {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number): void => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fire()), Math.min(Math.max(0, left), MAX_TIMER_MS));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(timer) };
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. Clears its timer either way. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.clear();
       reject(abortReason(signal!));
     };
-    const timer = setTimeout(() => {
+    const timer = longTimeout(ms, () => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, Math.max(0, ms));
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -47,13 +63,13 @@ export function linkedSignal(parents: readonly AbortSignal[], timeoutMs?: number
   // An action's signal has a listener per concurrent wait (heartbeat, ownership, drain, …): not a leak.
   setMaxListeners(0, controller.signal);
   const onParentAbort = (event: Event): void => controller.abort((event.target as AbortSignal).reason);
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
-    const e = new Error(`timed out after ${timeoutMs}ms`);
+  const timer = timeoutMs === undefined ? undefined : longTimeout(timeoutMs, () => {
+    const e = new Error(`timed out after ${Math.round(timeoutMs)}ms`);
     e.name = 'TimeoutError';
     controller.abort(e);
-  }, Math.max(0, timeoutMs));
+  });
   const dispose = (): void => {
-    clearTimeout(timer);
+    timer?.clear();
     for (const p of parents) p.removeEventListener('abort', onParentAbort);
   };
   for (const p of parents) {

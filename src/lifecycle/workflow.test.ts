@@ -1,80 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { NodeDrainer } from '../drain/drainer.js';
-import { silentLogger } from '../observability/logger.js';
-import { Metrics } from '../observability/metrics.js';
-import type { AutoScalingInstance, LifecycleAction, LifecycleActionResult, LifecycleHook } from './action.js';
-import { ActionRegistry } from './actionRegistry.js';
-import type { AutoScalingPort, ClusterPort, NodeDirectory, NodeEvent, NodeInfo, PodInfo, QueueMessage } from './ports.js';
-import { Semaphore } from './semaphore.js';
-import { LifecycleWorkflow, type WorkflowConfig } from './workflow.js';
-
-const instanceId = 'i-0123456789abcdef0';
-const body = JSON.stringify({
-  LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', AutoScalingGroupName: 'g', LifecycleHookName: 'h',
-  EC2InstanceId: instanceId, LifecycleActionToken: 'tok-1', RequestId: 'req-1', Time: new Date().toISOString(),
-});
-const node: NodeInfo = { name: 'n1', uid: 'u1', instanceId, ready: 'True', privateIps: [], unschedulable: false, creationTimestamp: undefined };
-
-class FakeAutoScaling implements AutoScalingPort {
-  state = 'Terminating:Wait';
-  hook: LifecycleHook | undefined = { autoScalingGroupName: 'g', lifecycleHookName: 'h', lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', heartbeatTimeoutSeconds: 60, globalTimeoutSeconds: 6000, defaultResult: 'ABANDON' };
-  completions: LifecycleActionResult[] = [];
-  heartbeats = 0;
-  async describeInstance(id: string): Promise<AutoScalingInstance | undefined> { return { instanceId: id, autoScalingGroupName: 'g', lifecycleState: this.state }; }
-  async describeLifecycleHook() { return this.hook; }
-  async recordHeartbeat() { this.heartbeats++; }
-  async completeAction(_a: LifecycleAction, r: LifecycleActionResult) { this.completions.push(r); return 'completed' as const; }
-}
-
-class FakeCluster implements ClusterPort {
-  pods: PodInfo[] = [];
-  deletedNodes: string[] = [];
-  cordoned: string[] = [];
-  failDeleteNode = false;
-  async getNode() { return node; }
-  async cordon(name: string) { this.cordoned.push(name); return 'cordoned' as const; }
-  async listPodsOnNode() { return this.pods; }
-  async evictPod(p: PodInfo) { this.pods = this.pods.filter((x) => x.uid !== p.uid); return 'evicted' as const; }
-  async deletePod() { return 'deleted' as const; }
-  async deleteNode(name: string) {
-    if (this.failDeleteNode) throw new Error('nodes "n1" is forbidden');
-    this.deletedNodes.push(name);
-    return 'deleted' as const;
-  }
-}
-
-class FakeMessage {
-  settled: string[] = [];
-  constructor(readonly messageId: string) {}
-  async delete() { this.settled.push('deleted'); }
-  async release(delay: number) { this.settled.push(`released ${delay}`); }
-  close() {}
-}
-
-function setup(overrides: Partial<WorkflowConfig> = {}, nodes: NodeDirectory = { findByInstanceId: () => node, waitForInstance: async () => node }, joinSeconds = 0.05) {
-  const autoScaling = new FakeAutoScaling();
-  const cluster = new FakeCluster();
-  const events: NodeEvent[] = [];
-  const shutdown = new AbortController();
-  const workflow = new LifecycleWorkflow({
-    config: { verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: 'before-drain', queueHasRedrivePolicy: false, retryLaterSeconds: 30, ...overrides },
-    withDeregister: false, nodeJoinTimeoutSeconds: joinSeconds, nodeLabels: {}, store: undefined, scope: { clusterName: undefined, isOurs: async () => true },
-    autoScaling, nodes, cluster,
-    drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: 1, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: 1, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
-    deregistrar: undefined, events: { publish: (_n, e) => events.push(e) }, metrics: new Metrics({ defaultMetrics: false }),
-    log: silentLogger, drainSlots: new Semaphore(1), registry: new ActionRegistry(), shutdown: shutdown.signal,
-  });
-  const message = (id = 'm1', text = body): [QueueMessage, FakeMessage] => [{ messageId: id, body: text, receiptHandle: `rh-${id}`, receiveCount: 1, sentAtMs: Date.now() }, new FakeMessage(id)];
-  return { workflow, autoScaling, cluster, events, shutdown, message };
-}
+import { counter, messageBody, node, pod, setup } from '../../test/unit/fakes/workflow.js';
+import { AccessDeniedError, TransientError } from './errors.js';
 
 describe('LifecycleWorkflow', () => {
-  it('takes a verified action from message to CONTINUE: cordon, drain, delete the Node, complete, delete the message', async () => {
+  it('takes a verified action from message to CONTINUE: cordon, deregister, drain, delete the Node, complete, delete the message', async () => {
     const t = setup();
+    t.cluster.pods = [pod('a')];
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
-    expect(t.cluster.cordoned).toEqual(['n1', 'n1']); // at once on receipt, and again by the drain (idempotent)
-    expect(t.cluster.deletedNodes).toEqual(['n1']); // node deleted only after the drain
+    expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
     expect(t.autoScaling.completions).toEqual(['CONTINUE']);
     expect(t.autoScaling.heartbeats).toBeGreaterThanOrEqual(1);
     expect(lease.settled).toEqual(['deleted']);
@@ -86,8 +20,19 @@ describe('LifecycleWorkflow', () => {
     t.autoScaling.state = 'InService';
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
-    expect(t.cluster.cordoned).toEqual([]);
+    expect(t.cluster.log).toEqual([]);
     expect(t.autoScaling.completions).toEqual([]);
+    expect(lease.settled).toEqual(['deleted']);
+  });
+
+  it.each(['Warmed:Terminating:Wait', 'Warmed:Pending:Wait'])('drains and completes an instance in %s like any other', async (state) => {
+    const t = setup();
+    t.autoScaling.state = state;
+    t.cluster.pods = [pod('a')];
+    const [m, lease] = t.message();
+    await t.workflow.handleMessage(m, lease);
+    expect(t.cluster.log).toContain('evict a');
+    expect(t.autoScaling.completions).toEqual(['CONTINUE']);
     expect(lease.settled).toEqual(['deleted']);
   });
 
@@ -101,51 +46,177 @@ describe('LifecycleWorkflow', () => {
     expect(l2.settled).toEqual(['deleted']);
   });
 
-  it('abandons when a step fails after verification, and says why in a Warning event', async () => {
-    const t = setup();
-    t.cluster.failDeleteNode = true;
-    const [m, lease] = t.message();
-    await t.workflow.handleMessage(m, lease);
-    expect(t.autoScaling.completions).toEqual(['ABANDON']);
-    expect(t.events.find((e) => e.reason === 'LifecycleHookFailed')?.message).toMatch(/failed to delete the node: nodes "n1" is forbidden/u);
-    expect(lease.settled).toEqual(['deleted']);
+  describe('a failure in one step never skips a safer step after it', () => {
+    it('drains the node anyway when load-balancer deregistration fails, then completes CONTINUE and says what failed', async () => {
+      const t = setup();
+      t.cluster.pods = [pod('a')];
+      t.deregistrar.error = new AccessDeniedError('elasticloadbalancing:DeregisterTargets', 'AccessDenied: not authorized');
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      const failed = t.events.find((e) => e.reason === 'LifecycleStepFailed');
+      expect(failed?.message).toBe('step deregister failed (forbidden): access denied calling elasticloadbalancing:DeregisterTargets: AccessDenied: not authorized; continuing with the next step; the node is still drained before the instance is released');
+      expect(t.events.find((e) => e.reason === 'LifecycleHookProcessed')?.message).toMatch(/steps that failed and were worked around: deregister/u);
+      expect(await counter(t.metrics.stepFailures, { step: 'deregister', class: 'forbidden', policy: 'degrade-and-continue' })).toBe(1);
+    });
+
+    it('gives the load-balancer wait only its own share: a wait that never ends leaves the drain its whole budget', async () => {
+      const t = setup({ config: { maxTimeToProcessSeconds: 60, budget: { nodeJoinTimeoutSeconds: 0, deregistrationTimeoutSeconds: 0.3, drainTimeoutSeconds: 1, drainRetries: 1, drainIntervalSeconds: 0, maxTerminationGracePeriodSeconds: 0 } } });
+      t.cluster.pods = [pod('a')];
+      t.deregistrar.hang = true;
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      expect(t.events.find((e) => e.reason === 'LifecycleStepFailed')?.message).toMatch(/^step deregister failed \(timeout\): load balancer deregistration incomplete: target group tg: still draining/u);
+    });
+
+    it('completes CONTINUE when only deleting the Node failed (the pods are gone), reporting it', async () => {
+      const t = setup();
+      t.cluster.failDeleteNode = new AccessDeniedError('delete node n1', 'nodes "n1" is forbidden');
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      expect(t.events.map((e) => e.reason)).toContain('NodeDeleteFailed');
+      expect(t.events.find((e) => e.reason === 'LifecycleStepFailed')?.message).toMatch(/^step delete_node failed \(forbidden\)/u);
+      expect(lease.settled).toEqual(['deleted']);
+    });
+
+    it('abandons, and keeps the Node, when the drain itself fails', async () => {
+      const t = setup();
+      t.cluster.pods = [pod('stuck')];
+      t.cluster.refuseEvictions = true;
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.autoScaling.completions).toEqual(['ABANDON']);
+      expect(t.cluster.log).not.toContain('delete node n1');
+      expect(t.events.find((e) => e.reason === 'LifecycleHookFailed')?.message).toMatch(/drain: failed to drain node: global timeout reached: 1s; 1 pods still on the node: ns\/stuck \(eviction refused: denied\)/u);
+      expect(lease.settled).toEqual(['deleted']);
+    });
+
+    it('leaves the hook to its DefaultResult when AWS refuses the completion, instead of retrying forever', async () => {
+      const t = setup({ withStore: true });
+      t.autoScaling.completeError = new AccessDeniedError('autoscaling:CompleteLifecycleAction', 'AccessDenied');
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.autoScaling.completions).toEqual([]);
+      expect(t.events.find((e) => e.reason === 'LifecycleStepFailed')?.message).toMatch(/^step complete failed \(forbidden\).*the hook will end with its DefaultResult/u);
+      expect(lease.settled).toEqual(['deleted']);
+      expect(t.store.records.size).toBe(0);
+    });
+
+    it('does not send a completed action back to the queue when its Lease cannot be deleted', async () => {
+      const t = setup({ withStore: true });
+      t.store.releaseError = new TransientError('delete lease: HTTP 503', false);
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      expect(lease.settled).toEqual(['deleted']);
+    });
   });
 
-  it('completes CONTINUE when the instance never registers a Node within the join window', async () => {
-    const t = setup({}, { findByInstanceId: () => undefined, waitForInstance: (_id, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) });
-    const [m, lease] = t.message();
-    await t.workflow.handleMessage(m, lease);
-    expect(t.cluster.cordoned).toEqual([]);
-    expect(t.autoScaling.completions).toEqual(['CONTINUE']);
-    expect(lease.settled).toEqual(['deleted']);
+  describe('no Node is proven, not assumed', () => {
+    const neverJoins = { findByInstanceId: () => undefined, waitForInstance: (_id: string, signal: AbortSignal) => new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) };
+
+    it('completes CONTINUE without draining only after a fresh read from the apiserver finds no Node', async () => {
+      let freshReads = 0;
+      const t = setup({ nodes: { ...neverJoins, readFresh: async () => { freshReads++; return undefined; } } });
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(freshReads).toBe(1);
+      expect(t.cluster.log).toEqual(['deregister']);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      expect(lease.settled).toEqual(['deleted']);
+    });
+
+    it('drains the Node a fresh read finds although the watch never reported it', async () => {
+      const t = setup({ nodes: { ...neverJoins, readFresh: async () => node } });
+      t.cluster.pods = [pod('a')];
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log).toContain('evict a');
+      expect(t.cluster.log).toContain('delete node n1');
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+    });
+
+    it('abandons, loudly, when it cannot find out whether the instance has a Node', async () => {
+      const t = setup({ nodes: { ...neverJoins, readFresh: async () => { throw new AccessDeniedError('list nodes', 'nodes is forbidden'); } } });
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.autoScaling.completions).toEqual(['ABANDON']);
+      expect(await counter(t.metrics.stepFailures, { step: 'await_node', class: 'forbidden', policy: 'abandon' })).toBe(1);
+      expect(lease.settled).toEqual(['deleted']);
+    });
   });
 
   it('on shutdown stops before completing and hands the message back to the queue at once', async () => {
-    const slow = setup({}, { findByInstanceId: () => undefined, waitForInstance: (_id, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) }, 60);
-    const [m, lease] = slow.message();
-    const handled = slow.workflow.handleMessage(m, lease);
+    const t = setup({ config: { nodeJoinTimeoutSeconds: 60 }, nodes: { findByInstanceId: () => undefined, waitForInstance: (_id, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) } });
+    const [m, lease] = t.message();
+    const handled = t.workflow.handleMessage(m, lease);
     await new Promise((r) => setTimeout(r, 20));
-    slow.shutdown.abort();
+    t.shutdown.abort();
     await handled;
-    expect(slow.autoScaling.completions).toEqual([]);
+    expect(t.autoScaling.completions).toEqual([]);
     expect(lease.settled).toEqual(['released 0']);
   });
 
   it('releases, never deletes, a message for a group that belongs to another cluster', async () => {
-    const t = setup();
-    const workflow = new LifecycleWorkflow({ ...(t.workflow as unknown as { deps: ConstructorParameters<typeof LifecycleWorkflow>[0] }).deps, scope: { clusterName: 'blue', isOurs: async () => false } });
+    const t = setup({ deps: { scope: { clusterName: 'blue', scopeOf: async () => ({ ours: false, clusters: ['green'] }) } } });
     const [m, lease] = t.message();
-    await workflow.handleMessage(m, lease);
-    expect(t.cluster.cordoned).toEqual([]);
+    await t.workflow.handleMessage(m, lease);
+    expect(t.cluster.log).toEqual([]);
     expect(lease.settled).toEqual(['released 1']);
   });
 
-  it('leaves a message whose verification hit a transient error for a later retry instead of deleting it', async () => {
+  it('leaves a message whose verification keeps failing for a later retry, touching nothing', async () => {
     const t = setup();
-    t.autoScaling.describeLifecycleHook = async () => { throw new (await import('./errors.js')).TransientError('Rate exceeded', true); };
+    t.autoScaling.describeLifecycleHook = async () => { throw new AccessDeniedError('autoscaling:DescribeLifecycleHooks', 'AccessDenied'); };
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
     expect(lease.settled).toEqual(['released 30']);
     expect(t.autoScaling.completions).toEqual([]);
+    expect(t.cluster.log).toEqual([]);
+    // An unverified message publishes nothing on any Node.
+    expect(t.events).toEqual([]);
+    expect(await counter(t.metrics.messages, { outcome: 'left_for_redelivery', reason: 'verify_forbidden' })).toBe(1);
+  });
+
+  it('resumes a recorded action at its phase: a drain already past deregistration is not deregistered again', async () => {
+    const t = setup({ withStore: true });
+    t.cluster.pods = [pod('a')];
+    const [m, lease] = t.message();
+    const action = { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: node.instanceId, lifecycleActionToken: 'tok-1', requestId: 'req-1', messageTime: undefined, format: 'autoscaling' as const };
+    const firstReceivedAtMs = Date.now() - 100_000;
+    t.store.records.set('g/h/i-0123456789abcdef0', { action, phase: 'draining', receivedAtMs: firstReceivedAtMs, deadlineMs: firstReceivedAtMs + 3_600_000, heartbeatTimeoutSeconds: 60, holder: 'dead-replica' });
+    await t.workflow.handleMessage(m, lease);
+    expect(t.cluster.log).toEqual(['cordon n1', 'evict a', 'delete node n1']);
+    expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+    // --max-time-to-process counts from the first receipt, kept in the record across the hand-over.
+    expect((await t.metrics.eventDuration.get()).values.find((v) => v.metricName?.endsWith('_sum'))?.value).toBeGreaterThanOrEqual(100);
+  });
+
+  it('keeps its copy of a message another replica is working on, and deletes it once that replica finished', async () => {
+    const t = setup({ withStore: true });
+    const action = { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: node.instanceId, lifecycleActionToken: 'tok-1', requestId: 'req-1', messageTime: undefined, format: 'autoscaling' as const };
+    t.store.otherHolder = 'replica-b';
+    t.store.records.set('g/h/i-0123456789abcdef0', { action, phase: 'draining', receivedAtMs: Date.now(), deadlineMs: Date.now() + 3_600_000, heartbeatTimeoutSeconds: 60, holder: 'replica-b' });
+    const [m, lease] = t.message();
+    const handled = t.workflow.handleMessage(m, lease);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(lease.settled).toEqual([]); // not bounced back to the queue while the other replica works
+    t.store.records.clear(); // replica-b completed the action and deleted its Lease
+    await handled;
+    expect(lease.settled).toEqual(['deleted']);
+    expect(t.autoScaling.completions).toEqual([]);
+    expect(t.cluster.log).toEqual([]);
+  });
+
+  it('accepts a message body that names the time it was sent only through SQS, and drops one older than 48 h', async () => {
+    const t = setup();
+    const [m, lease] = t.message('m1', messageBody({ Time: undefined }));
+    await t.workflow.handleMessage({ ...m, sentAtMs: Date.now() - 49 * 3600_000 }, lease);
+    expect(lease.settled).toEqual(['deleted']);
+    expect(await counter(t.metrics.messages, { outcome: 'deleted', reason: 'expired' })).toBe(1);
   });
 });

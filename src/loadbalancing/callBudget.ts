@@ -1,5 +1,7 @@
-import { isTransient } from '../lifecycle/errors.js';
+import { describeError, isTransient } from '../lifecycle/errors.js';
+import { isReportableFailure } from '../lifecycle/retryUntil.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
+import type { Logger } from '../observability/logger.js';
 import { type Backoff, backoffDelayMs, sleep } from '../lifecycle/sleep.js';
 import { TokenBucket } from './tokenBucket.js';
 
@@ -12,6 +14,8 @@ export interface CallBudgetConfig {
   readonly maxConcurrent: number;
   /** Backoff between retries of a throttled or otherwise transient failure. */
   readonly backoff: Backoff;
+  /** Where an operation that keeps failing is reported while it is retried. */
+  readonly log?: Logger;
 }
 
 export const DEFAULT_CALL_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
@@ -20,6 +24,7 @@ export const DEFAULT_CALL_BACKOFF: Backoff = { minMs: 500, maxMs: 10_000 };
  * The one place Elastic Load Balancing calls are paced: a token bucket per API operation plus a bound on calls in
  * flight. A transient failure (throttling, 5xx, network) is retried with jittered backoff until the caller's signal
  * aborts; a throttling answer also pauses that operation's bucket, so every caller backs off, not just this one.
+ * An operation that keeps failing is logged at warn with its name and count while it is retried.
  */
 export class CallBudget {
   private readonly buckets = new Map<string, TokenBucket>();
@@ -39,6 +44,9 @@ export class CallBudget {
         if (!isTransient(e) || signal.aborted) throw e;
         const delayMs = backoffDelayMs(attempt, this.config.backoff);
         if (e.throttled) bucket.pause(this.nowMs() + delayMs);
+        if (isReportableFailure(attempt)) {
+          this.config.log?.warn(`${operation} has failed ${attempt} times in a row (${describeError(e)}); still retrying`);
+        }
         onRetry?.(e, delayMs);
         await sleep(delayMs, signal);
       }

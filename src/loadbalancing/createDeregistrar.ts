@@ -43,6 +43,7 @@ export function createLoadBalancerDeregistrar(ports: LoadBalancingPorts, config:
     burst: Math.max(1, config.apiRatePerSecond * 2),
     maxConcurrent: MAX_CONCURRENT_CALLS,
     backoff: DEFAULT_CALL_BACKOFF,
+    log: deps.log,
   });
   const targetGroups = config.targetGroups
     ? new TargetGroupOperations(ports.targetGroups, budget, {

@@ -29,9 +29,12 @@ function world(mode: DiscoveryMode, types = { targetGroups: true, classicLoadBal
     { ...types, discovery: mode, scanTtlSeconds: 60, apiRatePerSecond: 1_000 },
     { events, metrics, log },
   );
-  const request = (n: number, extra: Partial<DeregistrationRequest> = {}): DeregistrationRequest =>
-    ({ instanceId: `i-${n}`, autoScalingGroupName: 'asg', node: node(n, `172.31.0.${n}`), podIps: [`10.1.${n}.1`], log: log.child(`i-${n}`), ...extra });
-  return { elb, events, metrics, lines, deregistrar, request };
+  let vpcReads = 0;
+  const request = (n: number, extra: Partial<DeregistrationRequest> = {}): DeregistrationRequest => ({
+    instanceId: `i-${n}`, autoScalingGroupName: 'asg', node: node(n, `172.31.0.${n}`), podIps: [`10.1.${n}.1`], log: log.child(`i-${n}`),
+    instanceVpc: async () => { vpcReads++; return 'vpc-1'; }, awaitDrained: true, ...extra,
+  });
+  return { elb, events, metrics, lines, deregistrar, request, vpcReads: () => vpcReads };
 }
 
 const live = (): AbortSignal => new AbortController().signal;
@@ -65,7 +68,7 @@ describe('TargetDeregistrar', () => {
 
     const report = await run(w.deregistrar.deregister(w.request(1), live()));
 
-    expect(report).toEqual({ targetGroups: 3, classicLoadBalancers: 1 });
+    expect(report).toEqual({ targetGroups: 3, classicLoadBalancers: 1, problems: [], timedOut: false });
     expect(w.elb.live(attached)).toEqual([]);
     expect(w.elb.live(byHand)).toEqual([]);
     expect(w.elb.live(pods).map((t) => `${t.id}:${t.port} ${t.state}`)).toEqual(['10.1.2.1:8080 healthy']);
@@ -137,13 +140,13 @@ describe('TargetDeregistrar', () => {
 
     const report = await run(w.deregistrar.deregister(w.request(1), live()));
 
-    expect(report).toEqual({ targetGroups: 1, classicLoadBalancers: 0 });
+    expect(report).toEqual({ targetGroups: 1, classicLoadBalancers: 0, problems: [], timedOut: false });
     expect(w.lines.some((l) => l.includes('level=warning') && l.includes('target group doomed no longer exists; skipping it'))).toBe(true);
     expect(w.elb.live(kept)).toEqual([]);
     expect(await value(w.metrics.failedLbDeregisters)).toBe(0);
   });
 
-  it('fails the event on any other error, naming the load balancer, with a failure Event and metric; the others still finish', async () => {
+  it('reports any other error as a problem of that load balancer alone, with a failure Event and metric; the others still finish', async () => {
     const w = world('scan');
     const broken = w.elb.addTargetGroup('broken', { delaySeconds: 1 });
     const fine = w.elb.addTargetGroup('fine', { delaySeconds: 1 });
@@ -153,10 +156,11 @@ describe('TargetDeregistrar', () => {
       if (c.op === 'DeregisterTargets' && c.on === broken) w.elb.failures.set('DeregisterTargets', [new AccessDeniedError('elasticloadbalancing:DeregisterTargets', 'User is not authorized')]);
     };
 
-    const outcome = await run(w.deregistrar.deregister(w.request(1), live()).catch((e: unknown) => e as Error));
+    const report = await run(w.deregistrar.deregister(w.request(1), live()));
 
-    expect(outcome).toBeInstanceOf(Error);
-    expect((outcome as Error).message).toBe('load balancer deregistration failed: target group broken: access denied calling elasticloadbalancing:DeregisterTargets: User is not authorized');
+    expect(report).toEqual({ targetGroups: 1, classicLoadBalancers: 0, timedOut: false, problems: [
+      { what: 'target group broken: access denied calling elasticloadbalancing:DeregisterTargets: User is not authorized', failureClass: 'forbidden' },
+    ] });
     expect(w.lines.some((l) => l.includes('level=error') && l.includes('failed to deregister from target group broken'))).toBe(true);
     expect(w.events.published.map((e) => `${e.reason} ${e.type}`).sort()).toEqual(['TargetDeregisterFailed Warning', 'TargetDeregisterSucceeded Normal']);
     expect(w.elb.live(fine)).toEqual([]);
@@ -177,12 +181,70 @@ describe('TargetDeregistrar', () => {
     expect(w.elb.live(theirs).map((t) => t.id)).toEqual(['10.1.1.1']);
   });
 
+  it('never takes an ip target whose VPC it cannot prove, even when the instance is no instance target anywhere', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const theirs = w.elb.addTargetGroup('other-cluster-pods', { targetType: 'ip', vpcId: 'vpc-2', delaySeconds: 0 });
+    w.elb.register(theirs, '10.1.1.1', 8080);
+    const unknownVpc = await run(w.deregistrar.deregister(w.request(1, { instanceVpc: async () => undefined }), live()));
+    expect(w.elb.live(theirs).map((t) => t.id)).toEqual(['10.1.1.1']);
+    expect(unknownVpc.problems.map((p) => p.what)).toEqual([
+      'ip targets with the node\'s or its pods\' addresses were left alone in 1 target groups: the instance\'s VPC is unknown, so they cannot be proven this instance\'s',
+    ]);
+    const knownVpc = await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(knownVpc).toEqual({ targetGroups: 0, classicLoadBalancers: 0, problems: [], timedOut: false });
+    expect(w.elb.live(theirs).map((t) => t.id)).toEqual(['10.1.1.1']);
+  });
+
+  it('asks for the instance\'s VPC only when an ip target group holds one of its addresses', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const g = w.elb.addTargetGroup('web', { delaySeconds: 0 });
+    w.elb.register(g, 'i-1', 80);
+    await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(w.vpcReads()).toBe(0);
+  });
+
+  it('reports a target group the scan could not read, and still deregisters from the others', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const unreadable = w.elb.addTargetGroup('unreadable', { delaySeconds: 0 });
+    const fine = w.elb.addTargetGroup('fine', { delaySeconds: 0 });
+    w.elb.register(fine, 'i-1', 80);
+    w.elb.register(unreadable, 'i-1', 80);
+    w.elb.onCall = (c) => {
+      if (c.op === 'DescribeTargetGroups') w.elb.failures.set('DescribeTargetHealth', [new AccessDeniedError('elasticloadbalancing:DescribeTargetHealth', 'User is not authorized')]);
+    };
+    const report = await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(report.targetGroups).toBe(1);
+    expect(report.problems).toEqual([{ what: 'could not check target group unreadable: access denied calling elasticloadbalancing:DescribeTargetHealth: User is not authorized', failureClass: 'forbidden' }]);
+    expect(w.elb.live(fine)).toEqual([]);
+  });
+
+  it('when its time runs out, reports what is still draining instead of failing, and stops waiting', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const slow = w.elb.addTargetGroup('slow', { delaySeconds: 3600 });
+    w.elb.register(slow, 'i-1', 80);
+    const share = new AbortController();
+    setTimeout(() => share.abort(Object.assign(new Error('share'), { name: 'TimeoutError' })), 60_000);
+    const report = await run(w.deregistrar.deregister(w.request(1), share.signal));
+    expect(report.timedOut).toBe(true);
+    expect(report.problems).toEqual([{ what: 'target group slow: still draining after 60s, when the time for load balancers ran out', failureClass: 'timeout' }]);
+    expect(w.elb.live(slow).map((t) => t.state)).toEqual(['draining']); // deregistered, still draining at AWS
+  });
+
+  it('with awaitDrained false deregisters without waiting', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const slow = w.elb.addTargetGroup('slow', { delaySeconds: 3600 });
+    w.elb.register(slow, 'i-1', 80);
+    const report = await run(w.deregistrar.deregister(w.request(1, { awaitDrained: false }), live()));
+    expect(report).toEqual({ targetGroups: 1, classicLoadBalancers: 0, problems: [], timedOut: false });
+    expect(w.elb.count('DescribeTargetGroupAttributes')).toBe(0);
+  });
+
   it('honours --deregister-target-types: classic-elb only never touches target groups', async () => {
     const w = world('targeted+scan', { targetGroups: false, classicLoadBalancers: true });
     const g = w.elb.addTargetGroup('web', { delaySeconds: 0 });
     w.elb.register(g, 'i-1', 80);
     w.elb.addClassic('classic', ['i-1']);
-    expect(await run(w.deregistrar.deregister(w.request(1), live()))).toEqual({ targetGroups: 0, classicLoadBalancers: 1 });
+    expect(await run(w.deregistrar.deregister(w.request(1), live()))).toEqual({ targetGroups: 0, classicLoadBalancers: 1, problems: [], timedOut: false });
     expect(w.elb.calls.filter((c) => c.op.includes('Target'))).toEqual([]);
     expect(w.elb.live(g).map((t) => t.id)).toEqual(['i-1']);
   });

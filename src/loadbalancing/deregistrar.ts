@@ -1,11 +1,11 @@
 import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
 import type { DeregistrationReport, DeregistrationRequest, EventRecorder, LoadBalancerDeregistrar, NodeEvent } from '../lifecycle/ports.js';
-import { abortReason } from '../lifecycle/sleep.js';
+import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
-import type { ClassicMembership, DiscoveryMode, Membership, TargetDiscovery, TargetGroupMembership, TargetIdentity } from './discovery.js';
+import type { ClassicMembership, Discovered, DiscoveryMode, DiscoveryProblem, Membership, TargetDiscovery, TargetGroupMembership, TargetIdentity } from './discovery.js';
 import { targetKey } from './ports.js';
 import { type TargetGroupOperations, isRegistered } from './targetGroups.js';
 
@@ -22,13 +22,14 @@ export interface TargetDeregistrarDeps {
 
 type Outcome =
   | { readonly kind: Membership['kind']; readonly status: 'done' | 'gone' }
-  | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly error: unknown };
+  | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly failureClass: FailureClass };
 
 /**
  * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the Auto
  * Scaling group's attachments and/or the shared region scan, per --lb-discovery), deregisters each target group's
  * targets and each classic load balancer's instance (calls merged with other events'), and waits until they are
- * gone. A load balancer deleted meanwhile is skipped with a warning; any other failure fails the event, naming it.
+ * gone or the signal aborts (the step's share of the deadline is spent). Each load balancer succeeds or fails on
+ * its own; one deleted meanwhile is skipped with a warning. Never throws: what did not finish is in the report.
  */
 export class TargetDeregistrar implements LoadBalancerDeregistrar {
   constructor(private readonly deps: TargetDeregistrarDeps) {}
@@ -39,11 +40,14 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     const identity: TargetIdentity = {
       instanceId: request.instanceId,
       addresses: new Set([...(request.node?.privateIps ?? []), ...request.podIps].filter((ip) => ip !== '')),
+      vpc: request.instanceVpc,
     };
     const claimed = new Set<string>();
     const work: Array<Promise<Outcome>> = [];
-    const take = (found: Membership[]): void => {
-      for (const m of found) {
+    const problems: DiscoveryProblem[] = [];
+    const take = (found: Discovered): void => {
+      problems.push(...found.problems);
+      for (const m of found.memberships) {
         const membership = this.unclaimed(m, claimed);
         if (membership) work.push(this.handle(membership, request, signal));
       }
@@ -58,15 +62,13 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     const searched = await Promise.allSettled(searches);
     // Work started by one search finishes even when the other failed; `work` is complete once both settled.
     const outcomes = await Promise.all(work);
-    if (signal.aborted) throw abortReason(signal);
-    const problems = [
-      ...searched.flatMap((s) => (s.status === 'rejected' ? [`finding load balancers: ${describeError(s.reason)}`] : [])),
-      ...outcomes.flatMap((o) => (o.status === 'failed' ? [`${o.what}: ${describeError(o.error)}`] : [])),
-    ];
+    for (const s of searched) {
+      if (s.status === 'rejected') problems.push({ what: `finding load balancers: ${describeError(s.reason)}`, failureClass: failureClass(s.reason, signal.aborted) });
+    }
+    for (const o of outcomes) if (o.status === 'failed') problems.push({ what: o.what, failureClass: o.failureClass });
     const done = (kind: Membership['kind']): number => outcomes.filter((o) => o.status === 'done' && o.kind === kind).length;
-    if (problems.length > 0) throw new Error(`load balancer deregistration failed: ${problems.join('; ')}`);
-    const report = { targetGroups: done('target-group'), classicLoadBalancers: done('classic-elb') };
-    log.info(`deregistered from ${report.targetGroups} target groups and ${report.classicLoadBalancers} classic load balancers`);
+    const report = { targetGroups: done('target-group'), classicLoadBalancers: done('classic-elb'), problems, timedOut: signal.aborted };
+    log.info(`deregistered from ${report.targetGroups} target groups and ${report.classicLoadBalancers} classic load balancers${problems.length > 0 ? `; ${problems.length} did not finish` : ''}`);
     return report;
   }
 
@@ -87,20 +89,21 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     const what = m.kind === 'target-group' ? `target group ${m.name}` : `classic load balancer ${m.name}`;
     const startedAtMs = Date.now();
     try {
-      if (m.kind === 'target-group') await this.leaveTargetGroup(m, request.log, signal);
-      else await this.leaveClassic(m, request.instanceId, request.log, signal);
+      if (m.kind === 'target-group') await this.leaveTargetGroup(m, request.awaitDrained, request.log, signal);
+      else await this.leaveClassic(m, request.instanceId, request.awaitDrained, request.log, signal);
     } catch (e) {
       if (isResourceGone(e)) {
         request.log.warn(`${what} no longer exists; skipping it`);
         return { kind: m.kind, status: 'gone' };
       }
-      if (isAbort(e) || signal.aborted) return { kind: m.kind, status: 'failed', what, error: e };
-      request.log.error(`failed to deregister from ${what}: ${describeError(e)}`);
+      const timedOut = isAbort(e) || signal.aborted;
+      const cause = timedOut ? `still ${startedAtMs + 1000 < Date.now() ? 'draining' : 'deregistering'} after ${((Date.now() - startedAtMs) / 1000).toFixed(0)}s, when the time for load balancers ran out` : describeError(e);
+      request.log.error(`failed to deregister from ${what}: ${cause}`);
       this.deps.metrics.failedLbDeregisters.inc();
       this.publish(request, m.kind === 'target-group'
-        ? NodeEvents.targetDeregisterFailed(describeTargets(m), m.name, describeError(e))
-        : NodeEvents.instanceDeregisterFailed(request.instanceId, m.name, describeError(e)));
-      return { kind: m.kind, status: 'failed', what, error: e };
+        ? NodeEvents.targetDeregisterFailed(describeTargets(m), m.name, cause)
+        : NodeEvents.instanceDeregisterFailed(request.instanceId, m.name, cause));
+      return { kind: m.kind, status: 'failed', what: `${what}: ${cause}`, failureClass: failureClass(e, timedOut) };
     }
     const seconds = (Date.now() - startedAtMs) / 1000;
     this.deps.metrics.lbDeregistrationWait.observe({ type: m.kind }, seconds);
@@ -112,7 +115,7 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     return { kind: m.kind, status: 'done' };
   }
 
-  private async leaveTargetGroup(m: TargetGroupMembership, log: Logger, signal: AbortSignal): Promise<void> {
+  private async leaveTargetGroup(m: TargetGroupMembership, awaitDrained: boolean, log: Logger, signal: AbortSignal): Promise<void> {
     const targetGroups = this.deps.targetGroups!;
     const toDeregister = m.targets.filter(isRegistered);
     const deregisteredAtMs = Date.now();
@@ -123,14 +126,14 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     if (toDeregister.length < m.targets.length) {
       log.info(`${m.targets.filter((t) => !isRegistered(t)).map(targetKey).join(', ')} already leaving target group ${m.name}; waiting`);
     }
-    await targetGroups.awaitDeregistered(m.arn, m.targets, deregisteredAtMs, log, signal);
+    if (awaitDrained) await targetGroups.awaitDeregistered(m.arn, m.targets, deregisteredAtMs, log, signal);
   }
 
-  private async leaveClassic(m: ClassicMembership, instanceId: string, log: Logger, signal: AbortSignal): Promise<void> {
+  private async leaveClassic(m: ClassicMembership, instanceId: string, awaitDrained: boolean, log: Logger, signal: AbortSignal): Promise<void> {
     const classic = this.deps.classic!;
     log.info(`deregistering ${instanceId} from classic load balancer ${m.name}`);
     await classic.deregister(m.name, instanceId, signal);
-    await classic.awaitDeregistered(m.name, instanceId, signal);
+    if (awaitDrained) await classic.awaitDeregistered(m.name, instanceId, signal);
   }
 
   private publish(request: DeregistrationRequest, event: NodeEvent): void {

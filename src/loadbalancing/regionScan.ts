@@ -1,4 +1,5 @@
-import { describeError, isResourceGone } from '../lifecycle/errors.js';
+import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
+import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
 import type { ClassicLoadBalancersPort, TargetGroupSummary, TargetGroupsPort, TargetHealth } from './ports.js';
@@ -18,6 +19,8 @@ export interface RegionSnapshot {
   readonly byTargetId: ReadonlyMap<string, readonly ScannedTarget[]>;
   /** Instance id → the classic load balancers listing it. */
   readonly classicByInstance: ReadonlyMap<string, readonly string[]>;
+  /** Target groups whose targets could not be read: the events that might be in them say so. */
+  readonly failedGroups: readonly { readonly group: TargetGroupSummary; readonly error: string; readonly failureClass: FailureClass }[];
 }
 
 export interface RegionScanDeps {
@@ -55,7 +58,7 @@ export class RegionScan {
     const { log } = this.deps;
     const startedAtMs = Date.now();
     log.info('scanning the region\'s load balancers');
-    const [groups, classic] = await Promise.all([this.scanTargetGroups(signal), this.scanClassic(signal)]);
+    const [{ groups, failedGroups }, classic] = await Promise.all([this.scanTargetGroups(signal), this.scanClassic(signal)]);
     const byTargetId = new Map<string, ScannedTarget[]>();
     for (const { group, targets } of groups) {
       for (const target of targets) {
@@ -68,13 +71,15 @@ export class RegionScan {
     for (const lb of classic) {
       for (const id of lb.instanceIds) classicByInstance.set(id, [...(classicByInstance.get(id) ?? []), lb.name]);
     }
-    log.info(`scanned ${groups.length} target groups and ${classic.length} classic load balancers in ${((Date.now() - startedAtMs) / 1000).toFixed(1)}s`);
-    return { startedAtMs, targetGroupCount: groups.length, classicLoadBalancerCount: classic.length, byTargetId, classicByInstance };
+    log.info(`scanned ${groups.length} target groups and ${classic.length} classic load balancers in ${((Date.now() - startedAtMs) / 1000).toFixed(1)}s${failedGroups.length > 0 ? `; ${failedGroups.length} target groups could not be read` : ''}`);
+    return { startedAtMs, targetGroupCount: groups.length, classicLoadBalancerCount: classic.length, byTargetId, classicByInstance, failedGroups };
   }
 
-  private async scanTargetGroups(signal: AbortSignal): Promise<Array<{ group: TargetGroupSummary; targets: TargetHealth[] }>> {
+  /** Every instance and ip target group's targets; a group that cannot be read fails alone (it is listed). */
+  private async scanTargetGroups(signal: AbortSignal): Promise<{ groups: Array<{ group: TargetGroupSummary; targets: TargetHealth[] }>; failedGroups: RegionSnapshot['failedGroups'] }> {
     const port = this.deps.targetGroups;
-    if (!port) return [];
+    const failedGroups: Array<RegionSnapshot['failedGroups'][number]> = [];
+    if (!port) return { groups: [], failedGroups };
     const { budget, log } = this.deps;
     const all = await budget.run('DescribeTargetGroups', signal, () => port.listTargetGroups(signal));
     const groups = all.filter((g) => SCANNED_TARGET_TYPES.has(g.targetType));
@@ -82,14 +87,17 @@ export class RegionScan {
       try {
         return [{ group, targets: await budget.run('DescribeTargetHealth', signal, () => port.describeTargetHealth(group.arn, undefined, signal)) }];
       } catch (e) {
+        if (isAbort(e) || signal.aborted) throw e;
         if (isResourceGone(e)) {
           log.debug(`target group ${group.name} was deleted during the scan`);
-          return [];
+        } else {
+          log.warn(`could not read target group ${group.name} during the scan: ${describeError(e)}`);
+          failedGroups.push({ group, error: describeError(e), failureClass: failureClass(e, false) });
         }
-        throw new Error(`scanning target group ${group.name}: ${describeError(e)}`, { cause: e });
+        return [];
       }
     });
-    return scanned.flat();
+    return { groups: scanned.flat(), failedGroups };
   }
 
   private async scanClassic(signal: AbortSignal) {

@@ -33,9 +33,10 @@ export class Metrics {
   readonly messages = new Counter({ name: `${NS}_messages_total`, help: 'SQS messages by what was done with them and why.', labelNames: ['outcome', 'reason'] as const, registers: [this.registry] });
   readonly lifecycleActionsCompleted = new Counter({ name: `${NS}_lifecycle_actions_completed_total`, help: 'CompleteLifecycleAction calls by result (CONTINUE, ABANDON) and whether AWS still had the action (completed, gone).', labelNames: ['result', 'status'] as const, registers: [this.registry] });
   readonly heartbeats = new Counter({ name: `${NS}_heartbeats_total`, help: 'RecordLifecycleActionHeartbeat calls by result (sent, retried, gone).', labelNames: ['result'] as const, registers: [this.registry] });
-  readonly evictions = new Counter({ name: `${NS}_pod_evictions_total`, help: 'Eviction requests by outcome (evicted, gone, blocked-by-pdb) and pod deletions after a failed drain (deleted).', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly evictions = new Counter({ name: `${NS}_pod_evictions_total`, help: 'Eviction requests by outcome (evicted, gone, blocked-by-pdb, refused) and pod deletions after a failed drain (deleted).', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly stepFailures = new Counter({ name: `${NS}_step_failures_total`, help: 'Steps of a termination that failed, by step, failure class (transient, permanent, timeout, forbidden) and the policy applied (release-message, degrade-and-continue, abandon, leave-to-aws, log-and-continue).', labelNames: ['step', 'class', 'policy'] as const, registers: [this.registry] });
   readonly eventDuration = new Histogram({ name: `${NS}_event_duration_seconds`, help: 'Time from receiving a lifecycle action to completing it, by result.', labelNames: ['result'] as const, buckets: DURATION_BUCKETS, registers: [this.registry] });
-  readonly phaseDuration = new Histogram({ name: `${NS}_phase_duration_seconds`, help: 'Time spent in each phase of an action (verify, await_node, drain, deregister, delete_node, complete).', labelNames: ['phase'] as const, buckets: [0.1, 0.5, ...DURATION_BUCKETS], registers: [this.registry] });
+  readonly phaseDuration = new Histogram({ name: `${NS}_phase_duration_seconds`, help: 'Time spent in each step of an action (verify, claim, await_node, cordon, deregister, drain, delete_node, complete, settle).', labelNames: ['phase'] as const, buckets: [0.1, 0.5, ...DURATION_BUCKETS], registers: [this.registry] });
   readonly deadlineMarginSeconds = new Histogram({ name: `${NS}_hook_deadline_margin_seconds`, help: 'Seconds left before the action deadline when the action was completed.', buckets: [10, 30, 60, 300, 900, 1800, 3600, 14400, 86400], registers: [this.registry] });
   readonly awsCalls = new Counter({ name: `${NS}_aws_api_calls_total`, help: 'AWS API operations issued (before SDK retries), by service and operation.', labelNames: ['service', 'operation'] as const, registers: [this.registry] });
   readonly kubeCalls = new Counter({ name: `${NS}_kube_api_calls_total`, help: 'Kubernetes API requests, by verb and resource.', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
@@ -49,14 +50,14 @@ export class Metrics {
   }
 
   /** Records a finished action; keeps `average_duration_seconds` a true mean of successful ones. */
-  recordEventFinished(result: 'CONTINUE' | 'ABANDON' | 'dropped', seconds: number): void {
+  recordEventFinished(result: 'CONTINUE' | 'ABANDON' | 'dropped' | 'failed', seconds: number): void {
     this.eventDuration.observe({ result }, seconds);
     if (result === 'CONTINUE') {
       this.successfulEvents.inc();
       this.successCount++;
       this.successSeconds += seconds;
       this.averageDurationSeconds.set(this.successSeconds / this.successCount);
-    } else if (result === 'ABANDON') {
+    } else if (result === 'ABANDON' || result === 'failed') {
       this.failedEvents.inc();
     }
   }

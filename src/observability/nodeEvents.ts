@@ -9,13 +9,21 @@ export const NodeEvents = {
     reason: 'LifecycleHookReceived', type: 'Normal',
     message: `lifecycle hook for event ${requestId} was received, instance ${instanceId} (Auto Scaling group ${group}) will begin processing`,
   }),
-  lifecycleHookProcessed: (requestId: string, instanceId: string, seconds: number): NodeEvent => ({
+  lifecycleHookProcessed: (requestId: string, instanceId: string, seconds: number, degradedSteps: readonly string[] = []): NodeEvent => ({
     reason: 'LifecycleHookProcessed', type: 'Normal',
-    message: `lifecycle hook for event ${requestId} has completed processing, instance ${instanceId} gracefully terminated after ${seconds.toFixed(1)}s`,
+    message: `lifecycle hook for event ${requestId} has completed processing, instance ${instanceId} gracefully terminated after ${seconds.toFixed(1)}s${degradedSteps.length > 0 ? ` (steps that failed and were worked around: ${degradedSteps.join(', ')})` : ''}`,
   }),
   lifecycleHookFailed: (requestId: string, seconds: number, cause: string): NodeEvent => ({
     reason: 'LifecycleHookFailed', type: 'Warning',
     message: `lifecycle hook for event ${requestId} has failed processing after ${seconds.toFixed(1)}s: ${cause}`,
+  }),
+  lifecycleStepFailed: (step: string, failureClass: string, cause: string, consequence: string): NodeEvent => ({
+    reason: 'LifecycleStepFailed', type: 'Warning',
+    message: `step ${step} failed (${failureClass}): ${cause}; ${consequence}`,
+  }),
+  podEvictionRefused: (pod: string, cause: string): NodeEvent => ({
+    reason: 'PodEvictionRefused', type: 'Warning',
+    message: `eviction of pod ${pod} was refused: ${cause}; it is retried while the other pods keep draining`,
   }),
   nodeDrainSucceeded: (node: string): NodeEvent => ({
     reason: 'NodeDrainSucceeded', type: 'Normal',

@@ -1,6 +1,6 @@
 import { describeError, isAbort, isAccessDenied } from '../lifecycle/errors.js';
 import type { QueueMessage, QueuePort } from '../lifecycle/ports.js';
-import { sleep } from '../lifecycle/sleep.js';
+import { sleep, withTimeout } from '../lifecycle/sleep.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { MessageLease } from './messageLease.js';
@@ -13,7 +13,12 @@ export interface ConsumerConfig {
   readonly visibilityTimeoutSeconds: number;
   /** Receiving pauses while this many messages are being worked on. */
   readonly maxInFlight: number;
+  /** Bound on one request beyond its long-poll wait (--api-timeout). */
+  readonly apiTimeoutSeconds: number;
 }
+
+/** Longest backoff between failed receives. */
+const MAX_RECEIVE_BACKOFF_MS = 30_000;
 
 export type MessageHandler = (message: QueueMessage, lease: MessageLease) => Promise<void>;
 
@@ -27,6 +32,10 @@ export class QueueConsumer {
   private readonly handling = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
   private lastReceiveOkAtMs = 0;
+  /** When the receive loop last went round (or started waiting for room). */
+  private loopProgressAtMs = Date.now();
+  private waitingForRoom = false;
+  private running = false;
 
   constructor(
     private readonly queue: QueuePort,
@@ -45,42 +54,79 @@ export class QueueConsumer {
     return nowMs - this.lastReceiveOkAtMs < Math.max(60, 3 * this.config.waitTimeSeconds + 30) * 1000;
   }
 
-  /** Receives until the signal aborts; then waits for the handlers, which end at a safe point on the same signal. */
+  /**
+   * Liveness: the receive loop is running and goes round (a long poll, then the next), or is waiting for room at
+   * --max-in-flight. A loop stuck in one receive longer than the poll, the request bound and the longest backoff
+   * together is not alive.
+   */
+  isAlive(nowMs = Date.now()): boolean {
+    if (!this.running) return false;
+    if (this.waitingForRoom) return true;
+    const boundMs = (this.config.waitTimeSeconds + this.config.apiTimeoutSeconds + 30) * 1000 + MAX_RECEIVE_BACKOFF_MS;
+    return nowMs - this.loopProgressAtMs < boundMs;
+  }
+
+  /**
+   * Receives until the signal aborts; then waits for the handlers, which end at a safe point on the same signal.
+   * A long poll in flight is not cancelled at shutdown — SQS may already have handed it messages, and a cancelled
+   * request would strand them for the visibility timeout — it ends by itself within --polling-interval, and
+   * whatever it returns is handed back to the queue at once (visibility 0) for another replica.
+   */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
-    while (!signal.aborted) {
-      const room = this.config.maxInFlight - this.handling.size;
-      if (room <= 0) {
-        await this.waitForRoom(signal);
-        continue;
+    this.running = true;
+    try {
+      while (!signal.aborted) {
+        this.loopProgressAtMs = Date.now();
+        const room = this.config.maxInFlight - this.handling.size;
+        if (room <= 0) {
+          await this.waitForRoom(signal);
+          continue;
+        }
+        let messages: QueueMessage[];
+        try {
+          this.log.debug('polling for messages from queue');
+          const boundMs = (this.config.waitTimeSeconds + this.config.apiTimeoutSeconds) * 1000;
+          messages = await withTimeout([], boundMs, (s) => this.queue.receive({
+            maxMessages: Math.min(10, room),
+            waitTimeSeconds: this.config.waitTimeSeconds,
+            visibilityTimeoutSeconds: this.config.visibilityTimeoutSeconds,
+          }, s));
+          this.lastReceiveOkAtMs = Date.now();
+          failures = 0;
+        } catch (e) {
+          if (signal.aborted) break;
+          failures++;
+          const delayMs = Math.min(MAX_RECEIVE_BACKOFF_MS, 1_000 * 2 ** Math.min(failures - 1, 5));
+          const line = `unable to receive message from queue ${this.config.queueName}, ${isAbort(e) ? 'no answer within the request bound' : describeError(e)}; retrying in ${delayMs / 1000}s`;
+          if (isAccessDenied(e)) this.log.error(line);
+          else this.log.warn(line);
+          await sleep(delayMs, signal).catch(() => undefined);
+          continue;
+        }
+        if (signal.aborted) {
+          await this.handBack(messages);
+          break;
+        }
+        if (messages.length === 0) {
+          this.log.debug('no messages received in interval');
+          if (this.config.waitTimeSeconds === 0) await sleep(1_000, signal).catch(() => undefined);
+        }
+        for (const message of messages) this.accept(message);
       }
-      let messages: QueueMessage[];
-      try {
-        this.log.debug('polling for messages from queue');
-        messages = await this.queue.receive({
-          maxMessages: Math.min(10, room),
-          waitTimeSeconds: this.config.waitTimeSeconds,
-          visibilityTimeoutSeconds: this.config.visibilityTimeoutSeconds,
-        }, signal);
-        this.lastReceiveOkAtMs = Date.now();
-        failures = 0;
-      } catch (e) {
-        if (signal.aborted && isAbort(e)) break;
-        failures++;
-        const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
-        const line = `unable to receive message from queue ${this.config.queueName}, ${describeError(e)}; retrying in ${delayMs / 1000}s`;
-        if (isAccessDenied(e)) this.log.error(line);
-        else this.log.warn(line);
-        await sleep(delayMs, signal).catch(() => undefined);
-        continue;
-      }
-      if (messages.length === 0) {
-        this.log.debug('no messages received in interval');
-        if (this.config.waitTimeSeconds === 0) await sleep(1_000, signal).catch(() => undefined);
-      }
-      for (const message of messages) this.accept(message);
+      await Promise.allSettled([...this.handling]);
+    } finally {
+      this.running = false;
     }
-    await Promise.allSettled([...this.handling]);
+  }
+
+  /** Messages the last poll returned after shutdown began: visible again at once, for another replica. */
+  private async handBack(messages: readonly QueueMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const results = await Promise.allSettled(messages.map((m) => withTimeout([], 15_000, (s) => this.queue.changeVisibility(m.receiptHandle, 0, s))));
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    for (let i = 0; i < messages.length; i++) this.metrics.recordMessage('released', 'shutdown');
+    this.log.info(`shutting down: returned ${messages.length - failed} message(s) the last poll received to the queue${failed > 0 ? `; ${failed} could not be returned and reappear after their visibility timeout` : ''}`);
   }
 
   private accept(message: QueueMessage): void {
@@ -110,8 +156,10 @@ export class QueueConsumer {
   }
 
   private waitForRoom(signal: AbortSignal): Promise<void> {
+    this.waitingForRoom = true;
     return new Promise((resolve) => {
       const done = (): void => {
+        this.waitingForRoom = false;
         this.wake = undefined;
         signal.removeEventListener('abort', done);
         resolve();

@@ -101,7 +101,7 @@ describe('serve under load and at the edges', () => {
     const r = cli(['serve', '--queue-name', 'q', '--region', 'us-east-1', '--polling-interval', '25', '--drain-retries', '0']);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([
-      'lifecycle-manager: --drain-retries must be >= 1, got 0',
+      'lifecycle-manager: --drain-retries must be between 1 and 1000, got 0',
       'lifecycle-manager: --polling-interval must be between 0 and 20, got 25',
     ]);
   });
@@ -109,7 +109,7 @@ describe('serve under load and at the edges', () => {
   it('takes flags from LIFECYCLE_MANAGER_* variables, and a flag beats its variable', () => {
     const r = cli(['serve', '--region', 'us-east-1', '--drain-retries', '0'], { LIFECYCLE_MANAGER_QUEUE_NAME: 'q', LIFECYCLE_MANAGER_DRAIN_RETRIES: '2', LIFECYCLE_MANAGER_POLLING_INTERVAL: '99' });
     expect(r.stderr.trim().split('\n')).toEqual([
-      'lifecycle-manager: --drain-retries must be >= 1, got 0',
+      'lifecycle-manager: --drain-retries must be between 1 and 1000, got 0',
       'lifecycle-manager: --polling-interval must be between 0 and 20, got 99',
     ]);
   });

@@ -26,8 +26,8 @@ export interface TargetState extends Target {
 }
 
 export interface LoadBalancerFixtures {
-  /** A target group in the test VPC with the given deregistration delay; deleted by cleanup(). */
-  targetGroup(name: string, options?: { port?: number; targetType?: 'instance' | 'ip'; deregistrationDelaySeconds?: number }): Promise<string>;
+  /** A target group (in the default VPC unless `vpcId` says otherwise) with the given deregistration delay; deleted by cleanup(). */
+  targetGroup(name: string, options?: { port?: number; targetType?: 'instance' | 'ip'; deregistrationDelaySeconds?: number; vpcId?: string }): Promise<string>;
   /** Registers targets by hand, as the AWS Load Balancer Controller or an operator would. */
   register(arn: string, targets: readonly Target[]): Promise<void>;
   /** Filtered: exactly these targets. Unfiltered: every registered or draining target. */
@@ -47,21 +47,23 @@ export interface LoadBalancerFixtures {
 let vpc: Promise<string> | undefined;
 
 /**
- * The test VPC (with one subnet) that target groups live in, created once per test worker. Instances launched by
- * the emulated Auto Scaling group are not checked against it.
+ * The VPC target groups live in by default: the region's default VPC, where the emulated Auto Scaling groups launch
+ * their instances (as on AWS, a target group only ever holds targets of its own VPC).
  */
 export function testVpc(aws: TestAwsClients): Promise<string> {
   vpc ??= (async () => {
-    const existing = await aws.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:lifecycle-manager-test', Values: ['true'] }] }));
-    const found = existing.Vpcs?.[0]?.VpcId;
-    if (found) return found;
-    const created = (await aws.ec2.send(new CreateVpcCommand({
-      CidrBlock: '10.250.0.0/16', TagSpecifications: [{ ResourceType: 'vpc', Tags: [{ Key: 'lifecycle-manager-test', Value: 'true' }] }],
-    }))).Vpc!.VpcId!;
-    await aws.ec2.send(new CreateSubnetCommand({ VpcId: created, CidrBlock: '10.250.0.0/20', AvailabilityZone: `${REGION}a` }));
-    return created;
+    const found = (await aws.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs?.[0]?.VpcId;
+    if (!found) throw new Error('the emulator has no default VPC');
+    return found;
   })();
   return vpc;
+}
+
+/** Another VPC, as another cluster in the same region would have (address ranges may overlap the default VPC's). */
+export async function otherVpc(aws: TestAwsClients, cidr = '10.0.0.0/16'): Promise<string> {
+  const vpcId = (await aws.ec2.send(new CreateVpcCommand({ CidrBlock: cidr }))).Vpc!.VpcId!;
+  await aws.ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr.replace(/\/16$/u, '/20'), AvailabilityZone: `${REGION}a` }));
+  return vpcId;
 }
 
 export function loadBalancerFixtures(aws: TestAwsClients): LoadBalancerFixtures {
@@ -70,7 +72,7 @@ export function loadBalancerFixtures(aws: TestAwsClients): LoadBalancerFixtures 
   return {
     async targetGroup(name, options = {}) {
       const out = await aws.elbv2.send(new CreateTargetGroupCommand({
-        Name: name, Protocol: 'HTTP', Port: options.port ?? 80, VpcId: await testVpc(aws), TargetType: options.targetType ?? 'instance',
+        Name: name, Protocol: 'HTTP', Port: options.port ?? 80, VpcId: options.vpcId ?? await testVpc(aws), TargetType: options.targetType ?? 'instance',
       }));
       const arn = out.TargetGroups![0]!.TargetGroupArn!;
       groups.add(arn);

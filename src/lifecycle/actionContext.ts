@@ -1,0 +1,123 @@
+import type { Logger } from '../observability/logger.js';
+import type { LifecycleAction, LifecycleActionResult, LifecycleHook } from './action.js';
+import type { ActionPhase, ActionRecord, InstanceFacts, NodeEvent, NodeInfo } from './ports.js';
+import type { FailureClass, StepName } from './step.js';
+import { linkedSignal } from './sleep.js';
+
+/** How the action's messages (and its Lease) are settled when it ends. */
+export type Finish =
+  /** Done (completed, or deliberately dropped): delete every message; `releaseRecord` also deletes the Lease. */
+  | { readonly settle: 'delete'; readonly releaseRecord: boolean }
+  /** Not ours to finish now: make the messages visible again after `delaySeconds`. */
+  | { readonly settle: 'release'; readonly delaySeconds: number }
+  /** Shutdown: give the Lease up at once and return the messages (visibility 0) for another replica. */
+  | { readonly settle: 'hand-over' };
+
+/** The phases in the order the steps record them (resume compares positions in it). */
+export const PHASE_ORDER: readonly ActionPhase[] = ['verified', 'awaiting-node', 'cordoning', 'deregistering', 'draining', 'deleting-node', 'completing'];
+
+export interface StepFailure {
+  readonly step: StepName;
+  readonly failureClass: FailureClass;
+  readonly cause: string;
+}
+
+/** Where an action's facts come from at its start: a message, or a Lease found by the orphan scan. */
+export interface ActionOrigin {
+  readonly action: LifecycleAction;
+  readonly receiveCount: number;
+  /** When SQS first handed the message to any consumer (epoch ms): --max-time-to-process counts from there. */
+  readonly firstReceivedAtMs: number;
+  /** When SQS got the message (epoch ms), if known. */
+  readonly sentAtMs: number | undefined;
+  /** Set when resuming from a Lease whose owner stopped renewing it. */
+  readonly record: ActionRecord | undefined;
+}
+
+/**
+ * Everything one action's steps share: what has been learned so far (the hook, the deadline, the Node), how it
+ * is going (result, failures) and how it will end (finish). Steps read and write it; only the workflow creates it.
+ */
+export class ActionContext {
+  readonly action: LifecycleAction;
+  readonly log: Logger;
+  hook: LifecycleHook | undefined;
+  receivedAtMs: number;
+  deadlineMs: number | undefined;
+  resumedFrom: ActionPhase | undefined;
+  phase: ActionPhase | undefined;
+  node: NodeInfo | undefined;
+  result: LifecycleActionResult = 'CONTINUE';
+  /** Why the action is being abandoned (the first failure under `abandon`). */
+  abandonCause: string | undefined;
+  readonly failures: StepFailure[] = [];
+  finish: Finish | undefined;
+  /** Aborted when the action must stop at once: AWS no longer has it, or another replica took it over. */
+  private readonly stopper = new AbortController();
+  /** Shutdown, or `stopNow`: every step's signal derives from it. */
+  readonly signal: AbortSignal;
+  private readonly disposeSignal: () => void;
+  private facts: Promise<InstanceFacts | undefined> | undefined;
+  private readonly keepAliveStopper = new AbortController();
+  private readonly keepAlives: Promise<void>[] = [];
+
+  constructor(
+    readonly origin: ActionOrigin,
+    log: Logger,
+    readonly shutdown: AbortSignal,
+    private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void,
+  ) {
+    this.action = origin.action;
+    this.log = log;
+    this.receivedAtMs = origin.record?.receivedAtMs ?? origin.firstReceivedAtMs;
+    this.deadlineMs = origin.record?.deadlineMs;
+    const { signal, dispose } = linkedSignal([shutdown, this.stopper.signal]);
+    this.signal = signal;
+    this.disposeSignal = dispose;
+  }
+
+  /**
+   * Runs a loop that keeps the action alive (heartbeats, Lease renewals) until stopKeepAlive() or the action stops.
+   * `loop` gets a signal for that and must not throw.
+   */
+  keepAlive(loop: (signal: AbortSignal) => Promise<void>): void {
+    const { signal, dispose } = linkedSignal([this.signal, this.keepAliveStopper.signal]);
+    this.keepAlives.push(loop(signal).finally(dispose));
+  }
+
+  /** Stops the keep-alive loops (after completion, before the Lease is deleted) and waits for them. Idempotent. */
+  async stopKeepAlive(): Promise<void> {
+    this.keepAliveStopper.abort();
+    await Promise.allSettled(this.keepAlives);
+  }
+
+  /** Ends the action's steps at once with `reason` (an ActionGoneError or OwnershipLostError). */
+  stopNow(reason: Error): void {
+    this.stopper.abort(reason);
+  }
+
+  get stopReason(): unknown {
+    return this.stopper.signal.aborted ? this.stopper.signal.reason : undefined;
+  }
+
+  /** True when the action was resumed from a phase after `phase` (steps up to it already ran once). */
+  resumedPast(phase: ActionPhase): boolean {
+    if (!this.resumedFrom) return false;
+    return PHASE_ORDER.indexOf(this.resumedFrom) > PHASE_ORDER.indexOf(phase);
+  }
+
+  /** An Event on the action's Node, when it has one. */
+  publish(event: NodeEvent): void {
+    if (this.node) this.publishOnNode(this.node, event);
+  }
+
+  /** The EC2 facts about the instance (its VPC, its private DNS name), read once; undefined when they cannot be read. */
+  instanceFacts(read: () => Promise<InstanceFacts | undefined>): Promise<InstanceFacts | undefined> {
+    this.facts ??= read();
+    return this.facts;
+  }
+
+  dispose(): void {
+    this.disposeSignal();
+  }
+}

@@ -1,0 +1,54 @@
+import { NodeEvents } from '../observability/nodeEvents.js';
+import type { ActionContext } from './actionContext.js';
+import { OwnershipLostError, describeError } from './errors.js';
+import { retryUntil } from './retryUntil.js';
+import { DONE, type StepOutcome } from './step.js';
+import type { StepDeps } from './stepDeps.js';
+
+/**
+ * CompleteLifecycleAction with the action's result: CONTINUE unless a step under `abandon` failed. Degraded steps
+ * (a load balancer, the Node's deletion) do not change the result — the pods were evicted, which is what the hook
+ * waited for — but they are named in the LifecycleHookProcessed Event. AWS answering "No active Lifecycle Action"
+ * counts as done (completed elsewhere, or expired).
+ */
+export async function complete(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
+  const { action, log } = ctx;
+  const { metrics, store } = deps;
+  // Make sure no other replica took the action over before completing it. A failure to ask is no reason to stop:
+  // at worst two replicas complete it and AWS rejects the second.
+  const ownership = await store?.renew(action, 'completing', signal).catch((e: unknown) => {
+    if (signal.aborted) throw e;
+    log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`);
+    return 'renewed' as const;
+  });
+  if (ownership === 'lost') {
+    const lost = new OwnershipLostError(action.instanceId);
+    ctx.stopNow(lost);
+    throw lost;
+  }
+  const result = ctx.result;
+  const seconds = (): number => (Date.now() - ctx.receivedAtMs) / 1000;
+  if (result === 'ABANDON') {
+    const cause = ctx.abandonCause ?? 'a step failed';
+    log.error(`event ${action.requestId} has failed processing after ${seconds().toFixed(2)}s: ${cause}`);
+    ctx.publish(NodeEvents.lifecycleHookFailed(action.requestId, seconds(), cause));
+    log.warn(`abandoning instance ${action.instanceId}`);
+  }
+  log.info(`setting lifecycle event as completed with result: ${result}`);
+  const status = await retryUntil(() => deps.autoScaling.completeAction(action, result, signal), signal,
+    { operation: 'autoscaling:CompleteLifecycleAction', log });
+  // Done with AWS: no heartbeat may follow the completion.
+  await ctx.stopKeepAlive();
+  metrics.lifecycleActionsCompleted.inc({ result, status });
+  if (status === 'gone') log.warn(`AWS had no active lifecycle action for ${action.instanceId} any more; treating it as done`);
+  metrics.recordEventFinished(result, seconds());
+  metrics.recordMessage('processed', result === 'CONTINUE' ? 'continue' : 'abandon');
+  if (ctx.deadlineMs !== undefined) metrics.deadlineMarginSeconds.observe(Math.max(0, (ctx.deadlineMs - Date.now()) / 1000));
+  if (result === 'CONTINUE') {
+    const degraded = ctx.failures.map((f) => f.step);
+    ctx.publish(NodeEvents.lifecycleHookProcessed(action.requestId, action.instanceId, seconds(), degraded));
+    log.info(`event ${action.requestId} for instance ${action.instanceId} completed after ${seconds().toFixed(2)}s${degraded.length > 0 ? ` (degraded: ${degraded.join(', ')})` : ''}`);
+  }
+  ctx.finish = { settle: 'delete', releaseRecord: true };
+  return DONE;
+}

@@ -1,0 +1,45 @@
+import type { NodeDrainer } from '../drain/drainer.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ActionContext } from './actionContext.js';
+import type { ActionRegistry } from './actionRegistry.js';
+import type {
+  ActionStore, AutoScalingPort, ClusterPort, ClusterScope, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
+} from './ports.js';
+import type { Semaphore } from './semaphore.js';
+import type { SharedQueueWatch } from './sharedQueue.js';
+import type { TimeBudgetSettings } from './timeBudget.js';
+
+export interface StepConfig {
+  readonly verifyLifecycleState: boolean;
+  readonly maxTimeToProcessSeconds: number;
+  readonly deregisterOrder: 'before-drain' | 'after-drain';
+  readonly withDeregister: boolean;
+  readonly nodeJoinTimeoutSeconds: number;
+  /** Labels set together with the cordon: the exclude-from-load-balancer labels when --with-deregister. */
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  /** Visibility delay before a message whose step failed before the action was claimed is received again. */
+  readonly retryLaterSeconds: number;
+  /** The time terms the steps' shares are computed from. */
+  readonly budget: TimeBudgetSettings;
+}
+
+/** What the steps of a termination use; adapters implement the ports, unit tests fake them. */
+export interface StepDeps {
+  readonly config: StepConfig;
+  readonly autoScaling: AutoScalingPort;
+  /** EC2 DescribeInstances (the instance's VPC and private DNS name); undefined leaves ip targets alone. */
+  readonly instances: InstancesPort | undefined;
+  readonly nodes: NodeDirectory;
+  readonly cluster: ClusterPort;
+  readonly drainer: NodeDrainer;
+  readonly deregistrar: LoadBalancerDeregistrar | undefined;
+  /** Durable ownership of actions across replicas and restarts; undefined runs without (unit tests). */
+  readonly store: ActionStore | undefined;
+  readonly scope: ClusterScope;
+  readonly registry: ActionRegistry;
+  readonly metrics: Metrics;
+  readonly drainSlots: Semaphore;
+  readonly sharedQueue: SharedQueueWatch;
+  /** Starts the heartbeats and the Lease renewals of a claimed action; they end when the action does. */
+  readonly keepAlive: (ctx: ActionContext) => void;
+}

@@ -1,0 +1,107 @@
+/**
+ * The termination, as an ordered table of steps. Each row says where the action stands while the step runs (its
+ * phase, recorded in the Lease so a resumed action starts there), what a failure of the step does, and how much of
+ * the action's deadline the step may use. The load-balancer wait has its own share, bounded by
+ * --deregistration-timeout and by what the drain still needs, so it can never eat the drain's budget; a failure
+ * there (or anywhere before the drain) never skips the drain.
+ */
+import type { ActionContext } from './actionContext.js';
+import { awaitNode, cordon, deleteNode, deregister, drain } from './nodeSteps.js';
+import { complete } from './completion.js';
+import { claim, settle, verify } from './ownershipSteps.js';
+import type { BudgetView, Step } from './step.js';
+import type { StepDeps } from './stepDeps.js';
+import {
+  COMPLETION_GRACE_SECONDS, COMPLETION_RESERVE_SECONDS, DELETE_NODE_RESERVE_SECONDS, MIN_DEREGISTRATION_SECONDS, drainBudgetSeconds,
+} from './timeBudget.js';
+
+/** Verification and claiming are a handful of reads and one write: bounded on their own, before any deadline is known. */
+const VERIFY_SHARE_SECONDS = 60;
+const CORDON_SHARE_SECONDS = 30;
+const DELETE_NODE_SHARE_SECONDS = 30;
+/** A fresh read that proves an instance has no Node always gets at least this long. */
+const NODE_PROOF_SECONDS = 10;
+
+/**
+ * `now + seconds`, but never past `deadline − reserveSeconds`, and never less than `floorSeconds` from now (so a
+ * step whose work is quick still gets to try when the deadline is close).
+ */
+function share(view: BudgetView, seconds: number | undefined, reserveSeconds: number, floorSeconds = 0): number | undefined {
+  const own = seconds === undefined ? undefined : view.nowMs + seconds * 1000;
+  const latest = view.deadlineMs === undefined ? undefined : view.deadlineMs - reserveSeconds * 1000;
+  const ends = own === undefined ? latest : latest === undefined ? own : Math.min(own, latest);
+  return ends === undefined ? undefined : Math.max(ends, view.nowMs + floorSeconds * 1000);
+}
+
+/** The termination steps for this configuration (the deregistration sits before or after the drain: --deregister-order). */
+export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[] {
+  const c = deps.config;
+  const drainSeconds = drainBudgetSeconds(c.budget);
+  const deregistrationSeconds = c.withDeregister ? c.budget.deregistrationTimeoutSeconds : 0;
+  const afterDrain = c.deregisterOrder === 'after-drain';
+  const finishing = DELETE_NODE_RESERVE_SECONDS + COMPLETION_RESERVE_SECONDS;
+  const deregisterAfterDrainReserve = afterDrain && c.withDeregister ? MIN_DEREGISTRATION_SECONDS : 0;
+
+  const verifyStep: Step<ActionContext> = {
+    name: 'verify', phase: undefined, onFailure: 'release-message', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'until AWS confirms the instance is terminating in that group, nothing may be touched; the message is tried again later',
+    shareEndsAtMs: (v) => share(v, VERIFY_SHARE_SECONDS, 0),
+    run: (ctx, signal) => verify(deps, ctx, signal),
+  };
+  const claimStep: Step<ActionContext> = {
+    name: 'claim', phase: 'verified', onFailure: 'release-message', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'without its Lease the action could be worked on twice; nothing has been touched yet, so the message is tried again later',
+    // Following another replica's action lasts as long as that action may.
+    shareEndsAtMs: (v) => share(v, undefined, 0),
+    run: (ctx, signal) => claim(deps, ctx, signal),
+  };
+  const awaitNodeStep: Step<ActionContext> = {
+    name: 'await_node', phase: 'awaiting-node', onFailure: 'abandon', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'an instance whose Node can be neither found nor proven absent cannot be drained; it is abandoned, loudly',
+    shareEndsAtMs: (v) => share(v, c.nodeJoinTimeoutSeconds + NODE_PROOF_SECONDS * 3, deregistrationSeconds + drainSeconds + finishing, NODE_PROOF_SECONDS),
+    run: (ctx, signal, endsAtMs) => awaitNode(deps, ctx, signal, endsAtMs),
+  };
+  const cordonStep: Step<ActionContext> = {
+    name: 'cordon', phase: 'cordoning', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'run',
+    why: 'every drain attempt cordons the node again, so the drain still runs',
+    shareEndsAtMs: (v) => share(v, CORDON_SHARE_SECONDS, drainSeconds + finishing, 5),
+    run: (ctx, signal) => cordon(deps, ctx, signal),
+  };
+  const deregisterStep: Step<ActionContext> = {
+    name: 'deregister', phase: 'deregistering', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'run',
+    why: 'a load balancer that fails or drains slowly must not cost the drain: it is reported and the pods are evicted anyway',
+    shareEndsAtMs: (v) => share(v, deregistrationSeconds || MIN_DEREGISTRATION_SECONDS, afterDrain ? finishing : drainSeconds + finishing,
+      Math.min(MIN_DEREGISTRATION_SECONDS, deregistrationSeconds || MIN_DEREGISTRATION_SECONDS)),
+    run: (ctx, signal) => deregister(deps, ctx, signal),
+  };
+  const drainStep: Step<ActionContext> = {
+    name: 'drain', phase: 'draining', onFailure: 'abandon', onResume: 'skip-when-past', whenAbandoning: 'run',
+    why: 'pods still on the node after every attempt and the escalation: the Node is kept and the action abandoned',
+    shareEndsAtMs: (v) => share(v, undefined, deregisterAfterDrainReserve + finishing),
+    run: (ctx, signal) => drain(deps, ctx, signal),
+  };
+  const deleteNodeStep: Step<ActionContext> = {
+    name: 'delete_node', phase: 'deleting-node', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'skip',
+    why: 'the pods are gone; a Node object left behind is removed by the cloud controller once the instance terminates',
+    shareEndsAtMs: (v) => share(v, DELETE_NODE_SHARE_SECONDS, COMPLETION_RESERVE_SECONDS, 5),
+    run: (ctx, signal) => deleteNode(deps, ctx, signal),
+  };
+  const completeStep: Step<ActionContext> = {
+    name: 'complete', phase: 'completing', onFailure: 'leave-to-aws', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'AWS refusing the completion cannot be helped from here; the hook ends with its DefaultResult',
+    shareEndsAtMs: (v) => share(v, undefined, -COMPLETION_GRACE_SECONDS),
+    run: (ctx, signal) => complete(deps, ctx, signal),
+  };
+  const settleStep: Step<ActionContext> = {
+    name: 'settle', phase: undefined, onFailure: 'log-and-continue', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'a message left behind comes back and is dropped by verification; a Lease left behind is found by the orphan scan',
+    shareEndsAtMs: () => undefined,
+    run: (ctx) => settle(deps, ctx),
+  };
+  const lb = [deregisterStep];
+  return [
+    verifyStep, claimStep, awaitNodeStep, cordonStep,
+    ...(afterDrain ? [] : lb), drainStep, ...(afterDrain ? lb : []),
+    deleteNodeStep, completeStep, settleStep,
+  ];
+}
