@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Regenerates the documentation that is derived from the code (`npm run docs`, after `npm run build`):
-//   - README.md, between `<!-- BEGIN GENERATED x -->` and `<!-- END GENERATED x -->`: the serve flags
+//   - README.md, between `<!-- BEGIN GENERATED x -->` and `<!-- END GENERATED x -->`: the termination steps
+//     (src/lifecycle/terminationSteps.ts), the serve flags
 //     (src/cli/serveFlags.ts), the metrics (src/observability/metrics.ts), the Events (src/observability/nodeEvents.ts),
 //     the chart's alerts (files/prometheus-rules.yaml) and RBAC rules (files/*role-rules.yaml);
 //   - docs/cli.md: every command's `--help`, from the built CLI.
@@ -110,10 +111,18 @@ export function readRulesFiles() {
   };
 }
 
+/** `steps`: the termination table (src/lifecycle/terminationSteps.ts), in the default --deregister-order. */
+export function stepsTable(stepRows) {
+  return table(['Step', 'Phase recorded', 'Share of the deadline', 'On failure', 'Why', 'On resume'],
+    stepRows('before-drain').map((s) => [code(s.name), s.phase ? code(s.phase) : '–', s.share, code(s.onFailure), s.why,
+      s.onResume === 'rerun' ? 'runs again' : 'skipped once past']));
+}
+
 /** Every generated README section, from the modules (src/ in tests, dist/ for `npm run docs`). */
-export function readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents }) {
+export function readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows }) {
   const rules = readRulesFiles();
   return {
+    steps: stepsTable(stepRows),
     flags: flagsTable(SERVE_FLAGS, envVarName),
     metrics: metricsTable(new Metrics({ defaultMetrics: false }).registry),
     events: eventsTable(NodeEvents),
@@ -169,12 +178,12 @@ export function cliReference(mainJs) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dist = (p) => import(join(repoRoot, 'dist', 'src', p));
-  const [{ SERVE_FLAGS, envVarName }, { Metrics }, { NodeEvents }] = await Promise.all([
-    dist('cli/serveFlags.js'), dist('observability/metrics.js'), dist('observability/nodeEvents.js'),
+  const [{ SERVE_FLAGS, envVarName }, { Metrics }, { NodeEvents }, { stepRows }] = await Promise.all([
+    dist('cli/serveFlags.js'), dist('observability/metrics.js'), dist('observability/nodeEvents.js'), dist('lifecycle/terminationSteps.js'),
   ]);
   const readmePath = join(repoRoot, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
-  const next = withSections(readme, readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents }));
+  const next = withSections(readme, readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows }));
   if (next !== readme) writeFileSync(readmePath, next);
   process.stderr.write(`docs: ${next === readme ? 'unchanged' : 'wrote'} README.md\n`);
   const cliPath = join(repoRoot, 'docs', 'cli.md');

@@ -76,6 +76,9 @@ const ROWS = [
     ['Kubernetes API calls', 'timeseries', 'ops', [
       q(`sum by (verb, resource) (${rate('lifecycle_manager_kube_api_calls_total')})`, '{{verb}} {{resource}}'),
     ]],
+    ['API errors (every failed attempt, retried ones included)', 'timeseries', 'ops', [
+      q(`sum by (api, operation, code) (${rate('lifecycle_manager_api_errors_total')})`, '{{api}} {{operation}} {{code}}'),
+    ]],
     ['Concurrent tasks', 'timeseries', 'short', [q('sum by (pod) (lifecycle_manager_active_goroutines§)', '{{pod}}')]],
     ['Memory (resident)', 'timeseries', 'bytes', [q(`sum by (pod) (${ours('process_resident_memory_bytes§')})`, '{{pod}}')]],
     ['CPU and event-loop lag', 'timeseries', 'short', [

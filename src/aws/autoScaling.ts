@@ -91,8 +91,9 @@ export class AwsAutoScaling implements AutoScalingPort {
       const h = out.LifecycleHooks?.find((x) => x.LifecycleHookName === hookName);
       return h ? toLifecycleHook(group, h) : undefined;
     } catch (e) {
-      // A group that does not exist answers ValidationError: the hook certainly does not exist either.
-      if (awsErrorName(e) === 'ValidationError') return undefined;
+      // A group that does not exist answers ValidationError "AutoScalingGroup name not found": its hook does not
+      // exist either. Any other ValidationError is an error, not a verdict (it must not make us drop the message).
+      if (awsErrorName(e) === 'ValidationError' && /not found/iu.test((e as Error).message ?? '')) return undefined;
       throw toDomainError(e, 'autoscaling:DescribeLifecycleHooks');
     }
   }

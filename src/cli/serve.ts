@@ -193,7 +193,8 @@ function kubeIdentity(localMode: string, env: Readonly<Record<string, string | u
   try {
     if (localMode) kc.loadFromFile(localMode);
     else kc.loadFromDefault();
-    return `kubeconfig context '${kc.getCurrentContext()}'`;
+    const as = kc.getCurrentUser()?.impersonateUser;
+    return `kubeconfig context '${kc.getCurrentContext()}'${as ? ` (as ${as})` : ''}`;
   } catch {
     return 'the kubeconfig identity';
   }

@@ -171,4 +171,14 @@ describe('NodeDrainer', () => {
     const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5, drainRetries: 1 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
     expect(result).toEqual({ outcome: 'drained', attempts: 1 });
   });
+
+  it('evicts even when the node cannot be cordoned (the cordon is tried again meanwhile)', async () => {
+    const cluster = new FakeCluster([pod('a'), pod('b')]);
+    let cordons = 0;
+    cluster.cordon = async () => { cordons++; throw new Error('cordon node n1: HTTP 403: nodes "n1" is forbidden'); };
+    const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5, drainRetries: 1 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+    expect(result).toEqual({ outcome: 'drained', attempts: 1 });
+    expect(cluster.calls.filter((c) => c.startsWith('evict')).sort()).toEqual(['evict a', 'evict b']);
+    expect(cordons).toBeGreaterThanOrEqual(1);
+  });
 });

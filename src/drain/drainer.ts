@@ -84,22 +84,31 @@ export class NodeDrainer {
     const round = new EvictionRound(this.cluster, log, reporter);
     let cordoned = false;
     let lastError: string | undefined;
+    const warnOnce = (e: unknown): void => {
+      // Not transient (those were retried): say so once per distinct error, keep trying until the timeout.
+      if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`);
+      lastError = describeError(e);
+    };
     try {
       for (;;) {
-        try {
-          if (!cordoned) {
+        if (!cordoned) {
+          // A cordon that fails does not hold the evictions up: it is tried again at the next poll.
+          try {
             if ((await retryUntil(() => this.cluster.cordon(node.name, this.config.nodeLabels, attemptSignal), attemptSignal)) === 'gone') return 'node-gone';
             cordoned = true;
+          } catch (e) {
+            if (attemptSignal.aborted) throw e;
+            warnOnce(e);
           }
+        }
+        try {
           const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, attemptSignal), attemptSignal,
             { operation: `list pods on node ${node.name}`, log }));
           if (pods.length === 0) return 'drained';
           await round.evict(pods, attemptSignal);
         } catch (e) {
           if (attemptSignal.aborted) throw e;
-          // Not transient (those were retried above): say so once per distinct error, keep trying until the timeout.
-          if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`);
-          lastError = describeError(e);
+          warnOnce(e);
         }
         await sleep(this.config.pollIntervalMs, attemptSignal);
       }

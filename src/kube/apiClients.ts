@@ -44,6 +44,13 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
     },
     post: async (context) => context,
   };
+  // Every answer that is an error, by the request it answers: `lifecycle_manager_api_errors_total{api="kubernetes"}`.
+  const observer: ResponseObserver = {
+    observe: (request, status, headers) => {
+      authorizerWarmup.observe(request, status, headers);
+      if (status >= 400) metrics.apiErrors.inc({ api: 'kubernetes', operation: request, code: String(status) });
+    },
+  };
   const make = <T>(api: new (config: k8s.Configuration) => T): T =>
     new api(k8s.createConfiguration({
       baseServer: new k8s.ServerConfiguration(cluster.server, {}),
@@ -52,13 +59,15 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
     }));
   return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
     authorizerWarmup,
-    options: (signal, extra) => withSignal(signal, extra, authorizerWarmup),
+    options: (signal, extra) => withSignal(signal, extra, observer),
     call: async (signal, operation, run, extra) => {
       const bounded = linkedSignal([signal], callTimeoutMs);
+      let request = '';
       try {
-        return await run(withSignal(bounded.signal, extra, authorizerWarmup));
+        return await run(withSignal(bounded.signal, extra, { observe: (r, status, headers) => { request = r; observer.observe(r, status, headers); }, sent: (r) => { request = r; } }));
       } catch (e) {
         if (bounded.signal.aborted && !signal.aborted) {
+          metrics.apiErrors.inc({ api: 'kubernetes', operation: request || 'unknown', code: 'timeout' });
           throw new TransientError(`${operation}: no answer from the apiserver within ${callTimeoutMs / 1000}s`, false, { cause: e });
         }
         throw e;
@@ -69,23 +78,30 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
   };
 }
 
+/** Sees each request as it is sent ("verb resource") and its answer. */
+export interface ResponseObserver {
+  observe(request: string, httpStatus: number, headers: object): void;
+  sent?(request: string): void;
+}
+
 /**
  * Per-call options that make the request honour `signal` (the client keeps no per-request signal otherwise) and,
  * given a `warmup`, show it the request's verb and resource with the response; appended to the client's own
  * middleware (the call counter). Per call, because only a per-call middleware sees both a request and its response.
  * The object-style API runs Observable middleware.
  */
-export function withSignal(signal: AbortSignal, extra?: k8s.Middleware, warmup?: AuthorizerWarmup): k8s.ConfigurationOptions {
+export function withSignal(signal: AbortSignal, extra?: k8s.Middleware, observer?: ResponseObserver): k8s.ConfigurationOptions {
   let request = '';
   const perCall: k8s.Middleware = {
     pre: async (context) => {
       context.setSignal(signal);
       const { verb, resource } = describeRequest(context.getHttpMethod(), context.getUrl());
       request = `${verb} ${resource}`;
+      observer?.sent?.(request);
       return context;
     },
     post: async (context) => {
-      warmup?.observe(request, context.httpStatusCode, context.headers);
+      observer?.observe(request, context.httpStatusCode, context.headers);
       return context;
     },
   };

@@ -58,6 +58,8 @@ export interface Step<C> {
   readonly onFailure: FailurePolicy;
   /** Epoch ms when the step's share ends; undefined: no limit of its own. */
   shareEndsAtMs(view: BudgetView): number | undefined;
+  /** The share in words, for the README. */
+  readonly share: string;
   /**
    * On resume from a later phase: `rerun` steps run again (they are cheap and idempotent, or later steps need what
    * they find), `skip-when-past` steps are skipped (their work is done and every later step re-checks it anyway).

@@ -45,6 +45,7 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
   const verifyStep: Step<ActionContext> = {
     name: 'verify', phase: undefined, onFailure: 'release-message', onResume: 'rerun', whenAbandoning: 'run',
     why: 'until AWS confirms the instance is terminating in that group, nothing may be touched; the message is tried again later',
+    share: `${VERIFY_SHARE_SECONDS}s`,
     shareEndsAtMs: (v) => share(v, VERIFY_SHARE_SECONDS, 0),
     run: (ctx, signal) => verify(deps, ctx, signal),
   };
@@ -52,24 +53,28 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
     name: 'claim', phase: 'verified', onFailure: 'release-message', onResume: 'rerun', whenAbandoning: 'run',
     why: 'without its Lease the action could be worked on twice; nothing has been touched yet, so the message is tried again later',
     // Following another replica's action lasts as long as that action may.
+    share: 'until the deadline (while following another replica that holds the action)',
     shareEndsAtMs: (v) => share(v, undefined, 0),
     run: (ctx, signal) => claim(deps, ctx, signal),
   };
   const awaitNodeStep: Step<ActionContext> = {
     name: 'await_node', phase: 'awaiting-node', onFailure: 'abandon', onResume: 'rerun', whenAbandoning: 'run',
     why: 'an instance whose Node can be neither found nor proven absent cannot be drained; it is abandoned, loudly',
+    share: '--node-join-timeout, then a fresh read; never what the later steps need',
     shareEndsAtMs: (v) => share(v, c.nodeJoinTimeoutSeconds + NODE_PROOF_SECONDS * 3, deregistrationSeconds + drainSeconds + finishing, NODE_PROOF_SECONDS),
     run: (ctx, signal, endsAtMs) => awaitNode(deps, ctx, signal, endsAtMs),
   };
   const cordonStep: Step<ActionContext> = {
     name: 'cordon', phase: 'cordoning', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'run',
     why: 'every drain attempt cordons the node again, so the drain still runs',
+    share: `${CORDON_SHARE_SECONDS}s`,
     shareEndsAtMs: (v) => share(v, CORDON_SHARE_SECONDS, drainSeconds + finishing, 5),
     run: (ctx, signal) => cordon(deps, ctx, signal),
   };
   const deregisterStep: Step<ActionContext> = {
     name: 'deregister', phase: 'deregistering', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'run',
     why: 'a load balancer that fails or drains slowly must not cost the drain: it is reported and the pods are evicted anyway',
+    share: '--deregistration-timeout, cut short so that the drain keeps its whole budget',
     shareEndsAtMs: (v) => share(v, deregistrationSeconds || MIN_DEREGISTRATION_SECONDS, afterDrain ? finishing : drainSeconds + finishing,
       Math.min(MIN_DEREGISTRATION_SECONDS, deregistrationSeconds || MIN_DEREGISTRATION_SECONDS)),
     run: (ctx, signal) => deregister(deps, ctx, signal),
@@ -77,24 +82,28 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
   const drainStep: Step<ActionContext> = {
     name: 'drain', phase: 'draining', onFailure: 'abandon', onResume: 'skip-when-past', whenAbandoning: 'run',
     why: 'pods still on the node after every attempt and the escalation: the Node is kept and the action abandoned',
+    share: 'the rest of the deadline, less what deleting the Node and completing need (at least --drain-retries × --drain-timeout + intervals + escalation, by the startup check)',
     shareEndsAtMs: (v) => share(v, undefined, deregisterAfterDrainReserve + finishing),
     run: (ctx, signal) => drain(deps, ctx, signal),
   };
   const deleteNodeStep: Step<ActionContext> = {
     name: 'delete_node', phase: 'deleting-node', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'skip',
     why: 'the pods are gone; a Node object left behind is removed by the cloud controller once the instance terminates',
+    share: `${DELETE_NODE_SHARE_SECONDS}s`,
     shareEndsAtMs: (v) => share(v, DELETE_NODE_SHARE_SECONDS, COMPLETION_RESERVE_SECONDS, 5),
     run: (ctx, signal) => deleteNode(deps, ctx, signal),
   };
   const completeStep: Step<ActionContext> = {
     name: 'complete', phase: 'completing', onFailure: 'leave-to-aws', onResume: 'rerun', whenAbandoning: 'run',
     why: 'AWS refusing the completion cannot be helped from here; the hook ends with its DefaultResult',
+    share: `until the deadline, and ${COMPLETION_GRACE_SECONDS}s past it`,
     shareEndsAtMs: (v) => share(v, undefined, -COMPLETION_GRACE_SECONDS),
     run: (ctx, signal) => complete(deps, ctx, signal),
   };
   const settleStep: Step<ActionContext> = {
     name: 'settle', phase: undefined, onFailure: 'log-and-continue', onResume: 'rerun', whenAbandoning: 'run',
     why: 'a message left behind comes back and is dropped by verification; a Lease left behind is found by the orphan scan',
+    share: '15s per message',
     shareEndsAtMs: () => undefined,
     run: (ctx) => settle(deps, ctx),
   };
@@ -104,4 +113,15 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
     ...(afterDrain ? [] : lb), drainStep, ...(afterDrain ? lb : []),
     deleteNodeStep, completeStep, settleStep,
   ];
+}
+
+/** The table's declarations as plain rows (the README's steps table; tests). */
+export function stepRows(order: 'before-drain' | 'after-drain'): Array<Pick<Step<ActionContext>, 'name' | 'phase' | 'onFailure' | 'share' | 'onResume' | 'whenAbandoning' | 'why'>> {
+  const config = {
+    verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: order, withDeregister: true, nodeJoinTimeoutSeconds: 120,
+    nodeLabels: {}, retryLaterSeconds: 30,
+    budget: { nodeJoinTimeoutSeconds: 120, deregistrationTimeoutSeconds: 600, drainTimeoutSeconds: 300, drainRetries: 3, drainIntervalSeconds: 30, maxTerminationGracePeriodSeconds: 900 },
+  };
+  // Only the declarations are read: no step runs, so no port is needed.
+  return terminationSteps({ config } as unknown as StepDeps).map(({ name, phase, onFailure, share: s, onResume, whenAbandoning, why }) => ({ name, phase, onFailure, share: s, onResume, whenAbandoning, why }));
 }

@@ -8,11 +8,16 @@ export interface LifecycleActionRecord {
   readonly token: string;
   readonly heartbeats: number;
   readonly result: 'CONTINUE' | 'ABANDON' | null;
-  readonly resultSource: 'complete' | 'expired' | null;
+  readonly resultSource: 'complete' | 'expired' | 'skipped' | 'hook-deleted' | 'group-deleted' | 'pool-deleted' | null;
   readonly completeCalls: number;
   readonly rejectedCompleteCalls: number;
   readonly startedAt?: string;
   readonly completedAt?: string | null;
+  /** The wait state the action started in: Terminating:Wait, Warmed:Pending:Wait or Warmed:Terminating:Wait. */
+  readonly lifecycleState?: string;
+  /** Origin / Destination of the action's message (AutoScalingGroup, WarmPool, EC2). */
+  readonly origin?: string;
+  readonly destination?: string;
 }
 
 export interface Moto {

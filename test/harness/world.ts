@@ -50,7 +50,7 @@ export interface World {
 }
 
 const ROLE_ARN = `arn:aws:iam::123456789012:role/lifecycle-manager-notifications`;
-let launchTemplate: string | undefined;
+let launchTemplate: Promise<string> | undefined;
 
 /**
  * A sandbox: an SQS queue, an Auto Scaling group of `instances` with a termination hook to it, a Node per instance
@@ -61,14 +61,14 @@ export async function buildWorld(aws: TestAwsClients, kubelet: FakeKubelet, opti
   const queueName = `lm-${id}`;
   const queueUrl = (await aws.sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: options.queueAttributes }))).QueueUrl!;
   const queueArn = (await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!['QueueArn']!;
-  if (!launchTemplate) {
-    launchTemplate = `lt-${id}`;
-    await aws.ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: launchTemplate, LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.micro' } }));
-  }
+  // Made once per worker; worlds built concurrently wait for the same one.
+  launchTemplate ??= aws.ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `lt-${id}`, LaunchTemplateData: { ImageId: 'ami-12c6146b', InstanceType: 't3.micro' } }))
+    .then(() => `lt-${id}`);
+  const template = await launchTemplate;
   const autoScalingGroupName = `asg-${id}`;
   await aws.autoScaling.send(new CreateAutoScalingGroupCommand({
     AutoScalingGroupName: autoScalingGroupName, MinSize: 0, MaxSize: options.instances + 5, DesiredCapacity: options.instances,
-    LaunchTemplate: { LaunchTemplateName: launchTemplate }, AvailabilityZones: [`${REGION}a`],
+    LaunchTemplate: { LaunchTemplateName: template }, AvailabilityZones: [`${REGION}a`],
     ...(options.targetGroupArns ? { TargetGroupARNs: [...options.targetGroupArns] } : {}),
     ...(options.loadBalancerNames ? { LoadBalancerNames: [...options.loadBalancerNames] } : {}),
   }));
