@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { QueueMessage, QueuePort } from '../lifecycle/ports.js';
 import { silentLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -19,14 +19,14 @@ class ScriptedQueue implements QueuePort {
   async changeVisibility(handle: string, seconds: number) { this.calls.push(`visibility ${handle} ${seconds}`); }
 }
 
-const message = (receiptHandle: string): QueueMessage => ({ messageId: 'm1', body: '{}', receiptHandle, receiveCount: 1, sentAtMs: 0 });
+const message = (receiptHandle: string): QueueMessage => ({ messageId: 'm1', body: '{}', receiptHandle, receiveCount: 1, sentAtMs: 0, firstReceivedAtMs: 0 });
 
 describe('QueueConsumer', () => {
   it('treats a redelivery of a message still being handled as the same message and adopts its newer receipt handle', async () => {
     const stop = new AbortController();
     const queue = new ScriptedQueue([[message('rh-1')], [message('rh-2')]], stop);
     const handled: string[] = [];
-    const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10 }, async (m, lease) => {
+    const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10, apiTimeoutSeconds: 5 }, async (m, lease) => {
       handled.push(m.receiptHandle);
       await new Promise((r) => setTimeout(r, 50)); // still in flight when rh-2 arrives
       await lease.delete(new AbortController().signal);
@@ -42,7 +42,7 @@ describe('QueueConsumer', () => {
     const released = new Promise<void>((r) => { releaseDone = r; });
     const queue = new ScriptedQueue([[message('rh-1')]], stop);
     const handled: string[] = [];
-    const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10 }, async (m, lease) => {
+    const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10, apiTimeoutSeconds: 5 }, async (m, lease) => {
       handled.push(m.receiptHandle);
       if (m.receiptHandle === 'rh-1') {
         await lease.release(0, new AbortController().signal);
@@ -56,5 +56,43 @@ describe('QueueConsumer', () => {
     await consumer.run(stop.signal);
     expect(handled).toEqual(['rh-1', 'rh-2']);
     expect(queue.calls).toEqual(['visibility rh-1 0', 'delete rh-2']);
+  });
+
+  describe('liveness', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('is alive while its loop goes round, not once a receive is stuck past every bound, and not once the loop has ended', async () => {
+      vi.useFakeTimers();
+      const stop = new AbortController();
+      let stuck = false;
+      const queue: QueuePort = {
+        // A stuck receive ignores its signal and never answers.
+        receive: async () => { if (stuck) return new Promise<QueueMessage[]>(() => {}); await new Promise((r) => setTimeout(r, 1_000)); return []; },
+        delete: async () => {}, changeVisibility: async () => {},
+      };
+      const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10, apiTimeoutSeconds: 5 },
+        async () => {}, silentLogger, new Metrics({ defaultMetrics: false }));
+      expect(consumer.isAlive()).toBe(false); // not started
+      const running = consumer.run(stop.signal);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(consumer.isAlive()).toBe(true);
+      stuck = true;
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(consumer.isAlive()).toBe(true); // a long poll takes a while
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(consumer.isAlive()).toBe(false); // stuck in one receive for longer than poll + request bound + backoff
+      void running.catch(() => undefined);
+    });
+
+    it('is not alive once its loop has ended', async () => {
+      const stop = new AbortController();
+      const queue = new ScriptedQueue([], stop);
+      const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 1, visibilityTimeoutSeconds: 60, maxInFlight: 10, apiTimeoutSeconds: 5 },
+        async () => {}, silentLogger, new Metrics({ defaultMetrics: false }));
+      const running = consumer.run(stop.signal);
+      expect(consumer.isAlive()).toBe(true);
+      await running;
+      expect(consumer.isAlive()).toBe(false);
+    });
   });
 });
