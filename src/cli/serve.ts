@@ -18,6 +18,7 @@ import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
 import { missingPermissions } from '../kube/permissionCheck.js';
 import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
+import { InstanceWork } from '../lifecycle/instanceWork.js';
 import { MissingPermissionsError } from '../lifecycle/errors.js';
 import { describeBudget } from '../lifecycle/timeBudget.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
@@ -147,6 +148,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     metrics,
     log,
     drainSlots: new Semaphore(config.maxDrainConcurrency),
+    instanceWork: new InstanceWork(),
     registry,
     sharedQueue,
     shutdown: environment.shutdown,

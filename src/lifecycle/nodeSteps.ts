@@ -121,13 +121,16 @@ export async function deregister(deps: StepDeps, ctx: ActionContext, signal: Abo
   }
 }
 
-/** Drains within a --max-drain-concurrency slot; throws DrainFailedError when the drain and its escalation failed. */
+/**
+ * Drains within a --max-drain-concurrency slot; throws DrainFailedError when the drain and its escalation failed.
+ * The instance's other actions (a second termination hook) share this drain instead of draining the Node again.
+ */
 export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const node = ctx.node;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
   const { metrics, drainSlots } = deps;
   const { log } = ctx;
-  await drainSlots.with(signal, async () => {
+  await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
     log.debug('acquired drain semaphore');
     metrics.drainingInstances.inc();
     try {
@@ -144,27 +147,29 @@ export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSig
       metrics.drainingInstances.dec();
       log.debug('released drain semaphore');
     }
-  });
+  }), () => log.info(`node/${node.name} is drained for another lifecycle action of instance ${ctx.action.instanceId}; sharing that drain`));
   return DONE;
 }
 
-/** Deletes the Node object once its pods are gone (so a reused IP or name never finds a stale Node). */
+/** Deletes the Node object once its pods are gone (so a reused IP or name never finds a stale Node); shared like the drain. */
 export async function deleteNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const node = ctx.node;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
   const { metrics } = deps;
-  ctx.log.info(`deleting node/${node.name}`);
-  try {
-    await retryUntil(() => deps.cluster.deleteNode(node.name, signal), signal, { operation: `delete node ${node.name}`, log: ctx.log });
-  } catch (e) {
-    if (!ctx.signal.aborted) {
-      metrics.failedNodeDeletes.inc();
-      ctx.publish(NodeEvents.nodeDeleteFailed(node.name, describeError(e)));
+  await deps.instanceWork.once(`delete ${node.uid}`, signal, async () => {
+    ctx.log.info(`deleting node/${node.name}`);
+    try {
+      await retryUntil(() => deps.cluster.deleteNode(node.name, signal), signal, { operation: `delete node ${node.name}`, log: ctx.log });
+    } catch (e) {
+      if (!ctx.signal.aborted) {
+        metrics.failedNodeDeletes.inc();
+        ctx.publish(NodeEvents.nodeDeleteFailed(node.name, describeError(e)));
+      }
+      throw e;
     }
-    throw e;
-  }
-  metrics.successfulNodeDeletes.inc();
-  ctx.publish(NodeEvents.nodeDeleteSucceeded(node.name));
-  ctx.log.info(`completed node deletion/${node.name}`);
+    metrics.successfulNodeDeletes.inc();
+    ctx.publish(NodeEvents.nodeDeleteSucceeded(node.name));
+    ctx.log.info(`completed node deletion/${node.name}`);
+  }, () => ctx.log.info(`node/${node.name} is deleted for another lifecycle action of instance ${ctx.action.instanceId}`));
   return DONE;
 }

@@ -97,3 +97,16 @@ export async function withTimeout<T>(parents: readonly AbortSignal[], timeoutMs:
 export function signalUntil(deadlineMs: number, ...signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
   return linkedSignal(signals, deadlineMs - Date.now());
 }
+
+/** Waits for `promise`, or rejects with the signal's reason as soon as it aborts (the promise keeps running). */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

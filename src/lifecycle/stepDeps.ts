@@ -5,6 +5,7 @@ import type { ActionRegistry } from './actionRegistry.js';
 import type {
   ActionStore, AutoScalingPort, ClusterPort, ClusterScope, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
 } from './ports.js';
+import type { InstanceWork } from './instanceWork.js';
 import type { Semaphore } from './semaphore.js';
 import type { SharedQueueWatch } from './sharedQueue.js';
 import type { TimeBudgetSettings } from './timeBudget.js';
@@ -39,6 +40,8 @@ export interface StepDeps {
   readonly registry: ActionRegistry;
   readonly metrics: Metrics;
   readonly drainSlots: Semaphore;
+  /** Drains and Node deletions shared by the actions of one instance (several termination hooks). */
+  readonly instanceWork: InstanceWork;
   readonly sharedQueue: SharedQueueWatch;
   /** Starts the heartbeats and the Lease renewals of a claimed action; they end when the action does. */
   readonly keepAlive: (ctx: ActionContext) => void;

@@ -46,6 +46,18 @@ describe('LifecycleWorkflow', () => {
     expect(l2.settled).toEqual(['deleted']);
   });
 
+  it('drains and deletes the Node once for an instance with two termination hooks, and completes each hook', async () => {
+    const t = setup();
+    t.cluster.pods = [pod('a')];
+    const [m1, l1] = t.message('m1');
+    const [m2, l2] = t.message('m2', messageBody({ LifecycleHookName: 'second-hook', LifecycleActionToken: 'tok-2', RequestId: 'req-2' }));
+    await Promise.all([t.workflow.handleMessage(m1, l1), t.workflow.handleMessage(m2, l2)]);
+    expect(t.autoScaling.completions).toEqual(['CONTINUE', 'CONTINUE']);
+    expect(t.cluster.log.filter((c) => c.startsWith('evict') || c.startsWith('delete node'))).toEqual(['evict a', 'delete node n1']);
+    expect(t.events.filter((e) => e.reason === 'NodeDrainSucceeded' || e.reason === 'NodeDeleteSucceeded').map((e) => e.reason)).toEqual(['NodeDrainSucceeded', 'NodeDeleteSucceeded']);
+    expect([l1.settled, l2.settled]).toEqual([['deleted'], ['deleted']]);
+  });
+
   describe('a failure in one step never skips a safer step after it', () => {
     it('drains the node anyway when load-balancer deregistration fails, then completes CONTINUE and says what failed', async () => {
       const t = setup();

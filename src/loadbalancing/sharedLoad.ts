@@ -1,4 +1,4 @@
-import { abortReason, withTimeout } from '../lifecycle/sleep.js';
+import { untilAborted, withTimeout } from '../lifecycle/sleep.js';
 
 interface Load<V> {
   readonly startedAtMs: number;
@@ -31,17 +31,4 @@ export class SharedLoad<K, V> {
   startedAtMs(key: K): number | undefined {
     return this.loads.get(key)?.startedAtMs;
   }
-}
-
-/** Waits for `promise`, or rejects with the signal's reason as soon as it aborts (the promise keeps running). */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
 }

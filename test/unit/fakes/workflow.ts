@@ -10,6 +10,7 @@ import type {
   ActionPhase, ActionRecord, ActionStore, AutoScalingPort, ClaimResult, ClusterPort, DeregistrationReport, EvictionResult,
   LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, PodInfo, QueueMessage, RecordState,
 } from '../../../src/lifecycle/ports.js';
+import { InstanceWork } from '../../../src/lifecycle/instanceWork.js';
 import { Semaphore } from '../../../src/lifecycle/semaphore.js';
 import { SharedQueueWatch } from '../../../src/lifecycle/sharedQueue.js';
 import type { StepConfig } from '../../../src/lifecycle/stepDeps.js';
@@ -169,7 +170,7 @@ export function setup(options: {
     scope: { clusterName: undefined, scopeOf: async () => ({ ours: true, clusters: [] }) },
     autoScaling, instances: undefined, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: config.budget.drainTimeoutSeconds, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: config.budget.drainRetries, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
-    deregistrar, events: { publish: (_n, e) => events.push(e) }, metrics, log: silentLogger, drainSlots: new Semaphore(1),
+    deregistrar, events: { publish: (_n, e) => events.push(e) }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
     registry: new ActionRegistry(), shutdown: shutdown.signal,
     sharedQueue: new SharedQueueWatch({ queueName: 'q', clusterName: undefined, maxReceiveCount: undefined, log: silentLogger }),
     ...options.deps,
