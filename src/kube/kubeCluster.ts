@@ -2,7 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
-import { toNodeInfo } from './nodeDirectory.js';
+import { toNodeInfo } from './nodeInfo.js';
 
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 

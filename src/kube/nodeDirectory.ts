@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { KubeClients } from './apiClients.js';
 import { toDomainError } from './errors.js';
+import { toNodeInfo } from './nodeInfo.js';
 
 export interface NodeWatchTimings {
   /** Server-side timeout of each watch request (the apiserver ends it then, and it is started again). */
@@ -20,28 +21,6 @@ export interface NodeWatchHealth {
   /** Synced, not stalled, and the last relist (if one was needed) succeeded. */
   readonly ready: boolean;
   readonly problem: string | undefined;
-}
-
-/** `aws:///us-west-2a/i-0123` → `i-0123` (the last `/`-separated segment, as upstream matches). */
-export function instanceIdFromProviderId(providerId: string | undefined): string | undefined {
-  if (!providerId?.startsWith('aws://')) return undefined;
-  const last = providerId.split('/').pop();
-  return last && /^i-[0-9a-f]+$/u.test(last) ? last : undefined;
-}
-
-export function toNodeInfo(node: k8s.V1Node): NodeInfo | undefined {
-  const instanceId = instanceIdFromProviderId(node.spec?.providerID);
-  if (!instanceId || !node.metadata?.name) return undefined;
-  const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
-  return {
-    name: node.metadata.name,
-    uid: node.metadata.uid ?? '',
-    instanceId,
-    ready,
-    privateIps: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
-    unschedulable: node.spec?.unschedulable === true,
-    creationTimestamp: node.metadata.creationTimestamp ? new Date(node.metadata.creationTimestamp) : undefined,
-  };
 }
 
 /**
