@@ -34,6 +34,8 @@ const FIRST_POLL_SLACK_MS = 500;
 const ATTRIBUTES_TTL_MS = 10 * 60_000;
 const CALL_TIMEOUT_MS = 5 * 60_000;
 const SCAN_TIMEOUT_MS = 15 * 60_000;
+/** A target group that does not answer within this (retries included) fails alone; the scan goes on. */
+const GROUP_READ_TIMEOUT_MS = 15_000;
 const MAX_CONCURRENT_CALLS = 10;
 
 /** Wires the load-balancer deregistration module from its ports and the validated configuration. */
@@ -57,7 +59,7 @@ export function createLoadBalancerDeregistrar(ports: LoadBalancingPorts, config:
   const scan = new RegionScan({
     targetGroups: config.targetGroups ? ports.targetGroups : undefined,
     classic: config.classicLoadBalancers ? ports.classic : undefined,
-    budget, log: deps.log, concurrency: MAX_CONCURRENT_CALLS, timeoutMs: SCAN_TIMEOUT_MS,
+    budget, log: deps.log, concurrency: MAX_CONCURRENT_CALLS, timeoutMs: SCAN_TIMEOUT_MS, groupReadTimeoutMs: GROUP_READ_TIMEOUT_MS,
   });
   const discovery = new TargetDiscovery({
     trafficSources: ports.trafficSources, targetGroups, classic, scan, budget,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeLoadBalancers } from '../../test/unit/fakeLoadBalancers.js';
-import { AccessDeniedError } from '../lifecycle/errors.js';
+import { AccessDeniedError, TransientError } from '../lifecycle/errors.js';
 import type { DeregistrationRequest, EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -216,6 +216,20 @@ describe('TargetDeregistrar', () => {
     expect(report.targetGroups).toBe(1);
     expect(report.problems).toEqual([{ what: 'could not check target group unreadable: access denied calling elasticloadbalancing:DescribeTargetHealth: User is not authorized', failureClass: 'forbidden' }]);
     expect(w.elb.live(fine)).toEqual([]);
+  });
+
+  it('lets a target group that keeps answering 5xx fail alone: the scan finishes without it and the others are deregistered', async () => {
+    const w = world('scan', { targetGroups: true, classicLoadBalancers: false });
+    const flaky = w.elb.addTargetGroup('flaky', { delaySeconds: 0 });
+    const fine = w.elb.addTargetGroup('fine', { delaySeconds: 0 });
+    w.elb.register(fine, 'i-1', 80);
+    w.elb.onCall = (c) => {
+      if (c.op === 'DescribeTargetHealth' && c.on === flaky) w.elb.failures.set('DescribeTargetHealth', [new TransientError('elasticloadbalancing:DescribeTargetHealth: ServiceUnavailable', false)]);
+    };
+    const report = await run(w.deregistrar.deregister(w.request(1), live()));
+    expect(report.targetGroups).toBe(1);
+    expect(w.elb.live(fine)).toEqual([]);
+    expect(report.problems).toEqual([{ what: expect.stringMatching(/^could not check target group flaky: no answer within 15s \(DescribeTargetHealth of target group flaky failing \(elasticloadbalancing:DescribeTargetHealth: ServiceUnavailable\)\)$/u), failureClass: 'timeout' }]);
   });
 
   it('when its time runs out, reports what is still draining instead of failing, and stops waiting', async () => {

@@ -104,7 +104,12 @@ export class TargetDiscovery {
    * only in target groups of the instance's VPC. A target group the scan could not read, in that VPC, is reported.
    */
   async scanned(identity: TargetIdentity, notBeforeMs: number, signal: AbortSignal): Promise<Discovered> {
-    const snapshot = await this.deps.scan.snapshot(notBeforeMs, signal);
+    const snapshot = await this.deps.scan.snapshot(notBeforeMs, signal).catch((e: unknown) => {
+      // The event's time ran out before the shared scan finished: say what the scan is stuck on.
+      const reason = this.deps.scan.stallReason;
+      if (!isAbort(e) || !reason) throw e;
+      throw Object.assign(new Error(`the region scan did not finish in time: ${reason}`, { cause: e }), { name: 'TimeoutError' });
+    });
     const problems: DiscoveryProblem[] = [];
     const byAddress = [...identity.addresses].flatMap((ip) => snapshot.byTargetId.get(ip) ?? []).filter((s) => s.group.targetType === 'ip');
     // Only when an address is registered somewhere is the VPC needed (and EC2 asked).

@@ -1,4 +1,5 @@
 import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
+import { linkedSignal } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
@@ -32,6 +33,8 @@ export interface RegionScanDeps {
   readonly concurrency: number;
   /** Bound on a whole scan. */
   readonly timeoutMs: number;
+  /** Bound on one target group's read (its retries included). */
+  readonly groupReadTimeoutMs: number;
 }
 
 /** Target types whose targets can be an instance or one of its IP addresses (not lambda, not alb). */
@@ -45,6 +48,8 @@ const SCANNED_TARGET_TYPES = new Set(['instance', 'ip']);
  */
 export class RegionScan {
   private readonly loads: SharedLoad<'region', RegionSnapshot>;
+  /** The last read the scan had to retry, for the events still waiting on it. */
+  private lastRetried: string | undefined;
 
   constructor(private readonly deps: RegionScanDeps) {
     this.loads = new SharedLoad(deps.timeoutMs);
@@ -52,6 +57,11 @@ export class RegionScan {
 
   snapshot(notBeforeMs: number, signal: AbortSignal): Promise<RegionSnapshot> {
     return this.loads.get('region', notBeforeMs, (s) => this.scan(s), signal);
+  }
+
+  /** What the running scan last had to retry (for an event that could not wait for it to finish). */
+  get stallReason(): string | undefined {
+    return this.lastRetried;
   }
 
   private async scan(signal: AbortSignal): Promise<RegionSnapshot> {
@@ -81,20 +91,31 @@ export class RegionScan {
     const failedGroups: Array<RegionSnapshot['failedGroups'][number]> = [];
     if (!port) return { groups: [], failedGroups };
     const { budget, log } = this.deps;
-    const all = await budget.run('DescribeTargetGroups', signal, () => port.listTargetGroups(signal));
+    const all = await budget.run('DescribeTargetGroups', signal, () => port.listTargetGroups(signal),
+      (e) => { this.lastRetried = `DescribeTargetGroups failing (${describeError(e)})`; });
+    this.lastRetried = undefined;
     const groups = all.filter((g) => SCANNED_TARGET_TYPES.has(g.targetType));
     const scanned = await mapBounded(groups, this.deps.concurrency, async (group) => {
+      // One group's reads are bounded on their own: a group that keeps answering 5xx fails alone instead of
+      // holding the whole scan (and every event waiting for it) until the scan's own timeout.
+      const read = linkedSignal([signal], this.deps.groupReadTimeoutMs);
       try {
-        return [{ group, targets: await budget.run('DescribeTargetHealth', signal, () => port.describeTargetHealth(group.arn, undefined, signal)) }];
+        return [{ group, targets: await budget.run('DescribeTargetHealth', read.signal, () => port.describeTargetHealth(group.arn, undefined, read.signal),
+          (e) => { this.lastRetried = `DescribeTargetHealth of target group ${group.name} failing (${describeError(e)})`; }) }];
       } catch (e) {
-        if (isAbort(e) || signal.aborted) throw e;
-        if (isResourceGone(e)) {
+        if (signal.aborted) throw e;
+        if (isAbort(e)) {
+          log.warn(`could not read target group ${group.name} during the scan within ${this.deps.groupReadTimeoutMs / 1000}s${this.lastRetried ? `: ${this.lastRetried}` : ''}`);
+          failedGroups.push({ group, error: `no answer within ${this.deps.groupReadTimeoutMs / 1000}s${this.lastRetried ? ` (${this.lastRetried})` : ''}`, failureClass: 'timeout' });
+        } else if (isResourceGone(e)) {
           log.debug(`target group ${group.name} was deleted during the scan`);
         } else {
           log.warn(`could not read target group ${group.name} during the scan: ${describeError(e)}`);
           failedGroups.push({ group, error: describeError(e), failureClass: failureClass(e, false) });
         }
         return [];
+      } finally {
+        read.dispose();
       }
     });
     return { groups: scanned.flat(), failedGroups };

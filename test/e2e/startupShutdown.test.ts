@@ -63,14 +63,6 @@ describe('start only when able to work', () => {
       'lifecycle-manager: missing Kubernetes permission for kubeconfig context \'admin\' (as startup-no-eviction): create pods/eviction in all namespaces (evictions (PodDisruptionBudgets respected)); grant {apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"]} in the ClusterRole bound to it',
     ]);
     expect(message).not.toMatch(/\n\s+at /u); // no stack trace
-    // It never started working: the message is still in the queue, untouched.
-  });
-
-  it('answers /healthz while its loops run', async () => {
-    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
-    const lm = await f.serve(world, ['--polling-interval', '1']);
-    expect((await fetch(`http://127.0.0.1:${lm.metricsPort}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${lm.metricsPort}/readyz`)).status).toBe(200);
   });
 });
 
