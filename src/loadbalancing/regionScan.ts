@@ -99,14 +99,21 @@ export class RegionScan {
       // One group's reads are bounded on their own: a group that keeps answering 5xx fails alone instead of
       // holding the whole scan (and every event waiting for it) until the scan's own timeout.
       const read = linkedSignal([signal], this.deps.groupReadTimeoutMs);
+      let failures = 0;
+      let lastError: string | undefined;
       try {
         return [{ group, targets: await budget.run('DescribeTargetHealth', read.signal, () => port.describeTargetHealth(group.arn, undefined, read.signal),
-          (e) => { this.lastRetried = `DescribeTargetHealth of target group ${group.name} failing (${describeError(e)})`; }) }];
+          (e) => {
+            failures += 1;
+            lastError = describeError(e);
+            this.lastRetried = `DescribeTargetHealth of target group ${group.name} failing (${lastError})`;
+          }) }];
       } catch (e) {
         if (signal.aborted) throw e;
         if (isAbort(e)) {
-          log.warn(`could not read target group ${group.name} during the scan within ${this.deps.groupReadTimeoutMs / 1000}s${this.lastRetried ? `: ${this.lastRetried}` : ''}`);
-          failedGroups.push({ group, error: `no answer within ${this.deps.groupReadTimeoutMs / 1000}s${this.lastRetried ? ` (${this.lastRetried})` : ''}`, failureClass: 'timeout' });
+          const seen = lastError ? `DescribeTargetHealth failed ${failures} ${failures === 1 ? 'time' : 'times'}, last: ${lastError}` : 'DescribeTargetHealth never answered';
+          log.warn(`could not read target group ${group.name} during the scan within ${this.deps.groupReadTimeoutMs / 1000}s (${seen}); the events whose instance might be in it report it`);
+          failedGroups.push({ group, error: `no answer within ${this.deps.groupReadTimeoutMs / 1000}s (${seen})`, failureClass: 'timeout' });
         } else if (isResourceGone(e)) {
           log.debug(`target group ${group.name} was deleted during the scan`);
         } else {
