@@ -9,12 +9,14 @@ import { AwsInstances } from '../aws/instances.js';
 import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
+import { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { KubeCluster } from '../kube/kubeCluster.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
+import { WatchedVolumeAttachments } from '../kube/volumeAttachments.js';
 import { missingPermissions } from '../kube/permissionCheck.js';
 import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
@@ -96,6 +98,7 @@ interface Wiring {
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
   const { aws, kubeClients, leaseNamespace, metrics, log } = w;
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds });
+  const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds }) : undefined;
   // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.
   const identity = environment.env['POD_NAME'] || `${hostname()}-${process.pid}`;
   const events = new NodeEventRecorder(kubeClients, log, identity);
@@ -133,6 +136,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
+    volumes: attachments ? new VolumeDetachmentWait(attachments, cluster) : undefined,
     deregistrar: config.withDeregister
       ? createLoadBalancerDeregistrar(
         { targetGroups: new AwsTargetGroups(aws.elbv2), classic: new AwsClassicLoadBalancers(aws.elb), trafficSources: new AwsTrafficSources(aws.autoScaling) },
@@ -168,12 +172,13 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     live: () => !receiving || (consumer.isAlive() && nodes.health().live),
     notReadyReasons: () => [
       ...(nodes.health().problem ? [nodes.health().problem!] : []),
+      ...(attachments?.health().problem ? [attachments.health().problem!] : []),
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
   log.info(`metrics server listening on port ${http.port}`);
   try {
-    await nodes.start();
+    await Promise.all([nodes.start(), attachments?.start()]);
     log.info('node cache synced');
     receiving = true;
     await Promise.all([
@@ -183,7 +188,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
     await events.flush();
-    await nodes.stop().catch(() => undefined);
+    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined)]);
     await http.close();
   }
 }

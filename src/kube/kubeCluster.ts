@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeInfo.js';
@@ -17,7 +17,19 @@ export function toPodInfo(pod: k8s.V1Pod): PodInfo {
     deletionTimestamp: pod.metadata?.deletionTimestamp ? new Date(pod.metadata.deletionTimestamp) : undefined,
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds,
     podIps: (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => ip && ip !== pod.status?.hostIP),
+    labels: pod.metadata?.labels ?? {},
+    priorityClassName: pod.spec?.priorityClassName,
+    priority: pod.spec?.priority,
+    controller: controllerOf(pod),
+    hasLocalStorage: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
+    // A generic ephemeral volume's claim is named <pod>-<volume> by the ephemeral volume controller.
+    claimNames: (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : v.ephemeral ? [`${pod.metadata?.name ?? ''}-${v.name}`] : [])),
   };
+}
+
+function controllerOf(pod: k8s.V1Pod): PodInfo['controller'] {
+  const owner = (pod.metadata?.ownerReferences ?? []).find((o) => o.controller);
+  return owner ? { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, namespace: pod.metadata?.namespace } : undefined;
 }
 
 /**
@@ -97,6 +109,31 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
+  async listDisruptionBudgets(signal: AbortSignal): Promise<BudgetInfo[]> {
+    const budgets: BudgetInfo[] = [];
+    let next: string | undefined;
+    try {
+      do {
+        const page = await this.clients.call(signal, 'list poddisruptionbudgets', (o) => this.clients.policy.listPodDisruptionBudgetForAllNamespaces({ limit: 500, ...(next ? { _continue: next } : {}) }, o));
+        budgets.push(...page.items.map(toBudgetInfo));
+        next = page.metadata?._continue || undefined;
+      } while (next);
+      return budgets;
+    } catch (e) {
+      throw toDomainError(e, 'list poddisruptionbudgets', this.clients.authorizerWarmup);
+    }
+  }
+
+  async claimVolumeName(namespace: string, claimName: string, signal: AbortSignal): Promise<string | undefined> {
+    try {
+      const claim = await this.clients.call(signal, `get persistentvolumeclaim ${namespace}/${claimName}`, (o) => this.clients.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace }, o));
+      return claim.spec?.volumeName || undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw toDomainError(e, `get persistentvolumeclaim ${namespace}/${claimName}`, this.clients.authorizerWarmup);
+    }
+  }
+
   async deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome> {
     try {
       await this.clients.call(signal, `delete node ${name}`, (o) => this.clients.core.deleteNode({ name }, o));
@@ -106,6 +143,18 @@ export class KubeCluster implements ClusterPort {
       throw toDomainError(e, `delete node ${name}`, this.clients.authorizerWarmup);
     }
   }
+}
+
+function toBudgetInfo(pdb: k8s.V1PodDisruptionBudget): BudgetInfo {
+  const selector = pdb.spec?.selector;
+  return {
+    namespace: pdb.metadata?.namespace ?? '', name: pdb.metadata?.name ?? '',
+    selector: selector ? {
+      matchLabels: selector.matchLabels ?? {},
+      matchExpressions: (selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
+    } : undefined,
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+  };
 }
 
 function contentType(value: string): k8s.Middleware {

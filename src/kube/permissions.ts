@@ -27,7 +27,11 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: '', resource: 'pods', verb: 'list', why: 'pods on the node (all namespaces)' },
   { apiGroup: '', resource: 'pods', verb: 'delete', why: 'graceful force-delete after every drain attempt failed' },
   { apiGroup: '', resource: 'pods/eviction', verb: 'create', why: 'evictions (PodDisruptionBudgets respected)' },
-  { apiGroup: '', resource: 'events', verb: 'create', namespace: 'default', why: 'Events on the Node' },
+  { apiGroup: '', resource: 'events', verb: 'create', why: 'Events on the Node (in default) and on the owners of pods that block a drain (in their namespaces)' },
+  { apiGroup: 'policy', resource: 'poddisruptionbudgets', verb: 'list', why: 'the drain plan: budgets that allow no disruption now' },
+  { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'list', why: 'volume attachment index (initial list): wait for a drained node\'s volumes to detach' },
+  { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'watch', why: 'volume attachment index (watch)' },
+  { apiGroup: '', resource: 'persistentvolumeclaims', verb: 'get', why: 'the volumes of DaemonSet pods, whose attachments stay with the node' },
 ];
 
 /** In the namespace of the per-action Leases (serve's --lease-namespace): the chart's Role. */

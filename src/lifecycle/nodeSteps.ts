@@ -1,11 +1,11 @@
 /**
- * The steps that work on the instance's Node and load balancers: find the Node (waiting for a late join, proving
- * an absence with a fresh read), cordon it, deregister the instance from its load balancers, drain it, delete it.
- * Each is idempotent, so a resumed action can run it again.
+ * The steps that find and prepare the instance's Node: find it (waiting for a late join, proving an absence with a
+ * fresh read), cordon it, deregister the instance from its load balancers. Each is idempotent, so a resumed action
+ * can run it again.
  */
 import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
-import { DrainFailedError, describeError } from './errors.js';
+import { describeError } from './errors.js';
 import type { PodInfo } from './ports.js';
 import { retryUntil } from './retryUntil.js';
 import { linkedSignal } from './sleep.js';
@@ -119,57 +119,4 @@ export async function deregister(deps: StepDeps, ctx: ActionContext, signal: Abo
   } finally {
     metrics.deregisteringInstances.dec();
   }
-}
-
-/**
- * Drains within a --max-drain-concurrency slot; throws DrainFailedError when the drain and its escalation failed.
- * The instance's other actions (a second termination hook) share this drain instead of draining the Node again.
- */
-export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
-  const node = ctx.node;
-  if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
-  const { metrics, drainSlots } = deps;
-  const { log } = ctx;
-  await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
-    log.debug('acquired drain semaphore');
-    metrics.drainingInstances.inc();
-    try {
-      const result = await deps.drainer.drain(node, log, {
-        event: (e) => ctx.publish(e),
-        eviction: (outcome) => metrics.evictions.inc({ outcome }),
-        drainFailed: () => metrics.failedNodeDrains.inc(),
-      }, signal);
-      if (result.outcome === 'failed') throw new DrainFailedError(node.name, result.reason);
-      metrics.successfulNodeDrains.inc();
-      ctx.publish(NodeEvents.nodeDrainSucceeded(node.name));
-      log.info(`completed drain for node/${node.name}`);
-    } finally {
-      metrics.drainingInstances.dec();
-      log.debug('released drain semaphore');
-    }
-  }), () => log.info(`node/${node.name} is drained for another lifecycle action of instance ${ctx.action.instanceId}; sharing that drain`));
-  return DONE;
-}
-
-/** Deletes the Node object once its pods are gone (so a reused IP or name never finds a stale Node); shared like the drain. */
-export async function deleteNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
-  const node = ctx.node;
-  if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
-  const { metrics } = deps;
-  await deps.instanceWork.once(`delete ${node.uid}`, signal, async () => {
-    ctx.log.info(`deleting node/${node.name}`);
-    try {
-      await retryUntil(() => deps.cluster.deleteNode(node.name, signal), signal, { operation: `delete node ${node.name}`, log: ctx.log });
-    } catch (e) {
-      if (!ctx.signal.aborted) {
-        metrics.failedNodeDeletes.inc();
-        ctx.publish(NodeEvents.nodeDeleteFailed(node.name, describeError(e)));
-      }
-      throw e;
-    }
-    metrics.successfulNodeDeletes.inc();
-    ctx.publish(NodeEvents.nodeDeleteSucceeded(node.name));
-    ctx.log.info(`completed node deletion/${node.name}`);
-  }, () => ctx.log.info(`node/${node.name} is deleted for another lifecycle action of instance ${ctx.action.instanceId}`));
-  return DONE;
 }

@@ -67,6 +67,16 @@ export interface InstancesPort {
   describeInstance(instanceId: string, signal: AbortSignal): Promise<InstanceFacts | undefined>;
 }
 
+/** An object an Event can be about (a Node, a pod's owner). */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  /** undefined for cluster-scoped objects. */
+  readonly namespace?: string;
+}
+
 export interface PodInfo {
   readonly namespace: string;
   readonly name: string;
@@ -77,6 +87,47 @@ export interface PodInfo {
   readonly deletionTimestamp: Date | undefined;
   readonly terminationGracePeriodSeconds: number | undefined;
   readonly podIps: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly priorityClassName?: string | undefined;
+  readonly priority?: number | undefined;
+  /** The owner reference marked `controller` (ReplicaSet, StatefulSet, Job…); undefined for a bare pod. */
+  readonly controller?: ObjectRef | undefined;
+  /** True when the pod has an emptyDir volume (local storage lost with the node). */
+  readonly hasLocalStorage?: boolean;
+  /** The PersistentVolumeClaims its volumes name. */
+  readonly claimNames?: readonly string[];
+}
+
+/** A label selector (metav1.LabelSelector). */
+export interface LabelSelectorInfo {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly { readonly key: string; readonly operator: string; readonly values: readonly string[] }[];
+}
+
+/** A PodDisruptionBudget as the drain plan needs it. */
+export interface BudgetInfo {
+  readonly namespace: string;
+  readonly name: string;
+  /** undefined (a null selector) selects no pod; an empty one every pod of its namespace. */
+  readonly selector: LabelSelectorInfo | undefined;
+  readonly disruptionsAllowed: number;
+}
+
+/** A VolumeAttachment: a volume attached to a node by the attach/detach controller (CSI). */
+export interface VolumeAttachmentInfo {
+  readonly name: string;
+  readonly nodeName: string;
+  /** The PersistentVolume it attaches; undefined for inline volumes. */
+  readonly persistentVolumeName: string | undefined;
+}
+
+/** Volume attachments by node, from a watch (no LIST per poll). */
+export interface VolumeAttachmentDirectory {
+  /** Whether the index has been filled (before that, forNode knows nothing). */
+  readonly isSynced: boolean;
+  forNode(nodeName: string): VolumeAttachmentInfo[];
+  /** Resolves at the next change to the node's attachments; rejects when the signal aborts. */
+  changed(nodeName: string, signal: AbortSignal): Promise<void>;
 }
 
 export type EvictionOutcome = 'evicted' | 'gone' | 'blocked-by-pdb' | 'refused';
@@ -100,6 +151,10 @@ export interface ClusterPort {
   evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionResult>;
   deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome>;
   deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome>;
+  /** Every PodDisruptionBudget in the cluster (the drain plan; all pages). */
+  listDisruptionBudgets(signal: AbortSignal): Promise<BudgetInfo[]>;
+  /** The PersistentVolume a claim is bound to; undefined when it is unbound or gone. */
+  claimVolumeName(namespace: string, claimName: string, signal: AbortSignal): Promise<string | undefined>;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -113,6 +168,8 @@ export interface NodeEvent {
 /** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */
 export interface EventRecorder {
   publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void;
+  /** An Event about another object (a blocking pod's owner), in that object's namespace. */
+  publishOn?(object: ObjectRef, event: NodeEvent): void;
 }
 
 /** Load-balancer deregistration seam (its own module); the workflow calls it when --with-deregister. */
@@ -147,7 +204,7 @@ export interface DeregistrationReport {
 }
 
 /** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
-export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'deregistering' | 'draining' | 'deleting-node' | 'completing';
+export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'planning' | 'deregistering' | 'draining' | 'awaiting-volumes' | 'deleting-node' | 'completing';
 
 /** The durable record of an action in flight, owned by one replica at a time. */
 export interface ActionRecord {

@@ -1,9 +1,10 @@
 import type { NodeDrainer } from '../drain/drainer.js';
+import type { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActionContext } from './actionContext.js';
 import type { ActionRegistry } from './actionRegistry.js';
 import type {
-  ActionStore, AutoScalingPort, ClusterPort, ClusterScope, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
+  ActionStore, AutoScalingPort, ClusterPort, ClusterScope, EventRecorder, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
 } from './ports.js';
 import type { InstanceWork } from './instanceWork.js';
 import type { Semaphore } from './semaphore.js';
@@ -33,6 +34,10 @@ export interface StepDeps {
   readonly nodes: NodeDirectory;
   readonly cluster: ClusterPort;
   readonly drainer: NodeDrainer;
+  /** Waits for a drained node's VolumeAttachments to go; undefined does not wait (unit tests). */
+  readonly volumes: VolumeDetachmentWait | undefined;
+  /** Events on the Node (through the action) and on the owners of pods that block a drain. */
+  readonly events: EventRecorder;
   readonly deregistrar: LoadBalancerDeregistrar | undefined;
   /** Durable ownership of actions across replicas and restarts; undefined runs without (unit tests). */
   readonly store: ActionStore | undefined;
