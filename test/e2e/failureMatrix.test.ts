@@ -27,7 +27,7 @@ const TABLE = stepRows('before-drain');
 
 const flags = (maxTerminationGracePeriodSeconds = 2): string[] => ['--polling-interval', '1', '--drain-interval', '1', '--drain-timeout', '8',
   '--drain-retries', '1', '--max-termination-grace-period', String(maxTerminationGracePeriodSeconds), '--node-join-timeout', '2',
-  '--deregistration-timeout', '6', '--api-timeout', '2', '--lease-duration', '5', '--visibility-timeout', '10'];
+  '--deregistration-timeout', '20', '--api-timeout', '2', '--lease-duration', '5', '--visibility-timeout', '10'];
 
 /** How a failure class is injected: transient and timeout a few times (then the request goes through), the others for good. */
 const AWS_FAULT: Record<FailureClass, Pick<FaultRule, 'fault' | 'times' | 'message'>> = {
