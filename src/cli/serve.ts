@@ -119,6 +119,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       retryLaterSeconds: RETRY_LATER_SECONDS,
       budget: timeBudgetOf(config),
+      ...(config.launchHooks ? { launch: { timeoutSeconds: config.launchTimeoutSeconds, waitForDaemonSets: config.launchWaitDaemonSets } } : {}),
     },
     queueHasRedrivePolicy: w.queueSettings.hasRedrivePolicy,
     store,
@@ -243,4 +244,7 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
     log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API, waiting up to ${c.deregistrationTimeoutSeconds}s for targets to drain`);
   }
   log.info(`longest termination = ${describeBudget(timeBudgetOf(c))}; API requests time out after ${c.apiTimeoutSeconds}s`);
+  log.info(c.launchHooks
+    ? `launch hooks = on: a launching instance's Node${c.launchWaitDaemonSets ? ' and its DaemonSet pods' : ''} must be Ready within ${c.launchTimeoutSeconds}s, else the launch is abandoned`
+    : 'launch hooks = off: launch lifecycle messages are deleted unprocessed');
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../lifecycle/errors.js';
-import { MAX_GLOBAL_TIMEOUT_SECONDS, type TimeBudgetSettings, budgetTerms, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
+import { COMPLETION_RESERVE_SECONDS, MAX_GLOBAL_TIMEOUT_SECONDS, type TimeBudgetSettings, budgetTerms, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import { DISCOVERY_MODES, type DiscoveryMode } from '../loadbalancing/discovery.js';
 import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
 import { parseListenAddress } from '../observability/httpServer.js';
@@ -61,6 +61,10 @@ export interface ServeConfig {
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
   readonly nodeWatchTimeoutSeconds: number;
+  /** Launch lifecycle actions are handled (--launch-hooks). */
+  readonly launchHooks: boolean;
+  readonly launchTimeoutSeconds: number;
+  readonly launchWaitDaemonSets: boolean;
 }
 
 /** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
@@ -155,6 +159,16 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   }
   const refreshExpiredCredentials = bool('refresh-expired-credentials');
   const verifyLifecycleState = bool('verify-lifecycle-state');
+  const launchHooks = bool('launch-hooks');
+  const launchTimeoutSeconds = int('launch-timeout', 1, MAX_SECONDS);
+  const launchWaitDaemonSets = bool('launch-wait-daemonsets');
+  if (launchWaitDaemonSets && !launchHooks) problems.push('--launch-wait-daemonsets needs --launch-hooks (without it launch messages are not worked on)');
+  if (launchHooks && !verifyLifecycleState) {
+    problems.push('--launch-hooks needs --verify-lifecycle-state: only DescribeAutoScalingInstances tells a launch into the group (Pending:Wait, waited for) from one into a warm pool (Warmed:Pending:Wait, whose Node never becomes Ready)');
+  }
+  if (launchHooks && launchTimeoutSeconds + COMPLETION_RESERVE_SECONDS > maxTimeToProcessSeconds) {
+    problems.push(`--launch-timeout (${launchTimeoutSeconds}s) plus ${COMPLETION_RESERVE_SECONDS}s to complete must fit --max-time-to-process (${maxTimeToProcessSeconds}s); lower it or raise --max-time-to-process`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -168,5 +182,6 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
     deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
+    launchHooks, launchTimeoutSeconds, launchWaitDaemonSets,
   };
 }

@@ -24,6 +24,7 @@ export function toPodInfo(pod: k8s.V1Pod): PodInfo {
     hasLocalStorage: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
     // A generic ephemeral volume's claim is named <pod>-<volume> by the ephemeral volume controller.
     claimNames: (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : v.ephemeral ? [`${pod.metadata?.name ?? ''}-${v.name}`] : [])),
+    ready: (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
   };
 }
 

@@ -193,7 +193,7 @@ export class LeaseActionStore implements ActionStore {
         ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
         labels: { ...MANAGED_BY, [`${PREFIX}/queue`]: this.queueLabel },
         annotations: {
-          [`${PREFIX}/action`]: JSON.stringify({ asg: a.autoScalingGroupName, hook: a.lifecycleHookName, instanceId: a.instanceId, token: a.lifecycleActionToken, requestId: a.requestId, messageTime: a.messageTime?.toISOString(), format: a.format }),
+          [`${PREFIX}/action`]: JSON.stringify({ asg: a.autoScalingGroupName, hook: a.lifecycleHookName, instanceId: a.instanceId, token: a.lifecycleActionToken, requestId: a.requestId, messageTime: a.messageTime?.toISOString(), format: a.format, ...(a.launch ? { launch: true } : {}) }),
           [`${PREFIX}/phase`]: record.phase,
           [`${PREFIX}/received-at`]: new Date(receivedAtMs).toISOString(),
           [`${PREFIX}/deadline`]: new Date(deadlineMs).toISOString(),
@@ -236,13 +236,18 @@ export function leaseName(action: Pick<LifecycleAction, 'autoScalingGroupName' |
 function fromLease(lease: k8s.V1Lease): ActionRecord | undefined {
   const ann = lease.metadata?.annotations ?? {};
   try {
-    const a = JSON.parse(ann[`${PREFIX}/action`] ?? '') as Record<string, string | undefined>;
-    if (!a['asg'] || !a['hook'] || !a['instanceId'] || !a['token']) return undefined;
+    const a = JSON.parse(ann[`${PREFIX}/action`] ?? '') as Record<string, string | boolean | undefined>;
+    const text = (key: string): string | undefined => (typeof a[key] === 'string' ? a[key] : undefined);
+    const [asg, hook, instanceId, token] = [text('asg'), text('hook'), text('instanceId'), text('token')];
+    if (!asg || !hook || !instanceId || !token) return undefined;
+    const messageTime = text('messageTime');
     return {
       action: {
-        autoScalingGroupName: a['asg'], lifecycleHookName: a['hook'], instanceId: a['instanceId'], lifecycleActionToken: a['token'],
-        requestId: a['requestId'] ?? a['token'], messageTime: a['messageTime'] ? new Date(a['messageTime']) : undefined,
-        format: (a['format'] as ActionRecord['action']['format']) ?? 'autoscaling',
+        autoScalingGroupName: asg, lifecycleHookName: hook, instanceId, lifecycleActionToken: token,
+        requestId: text('requestId') ?? token, messageTime: messageTime ? new Date(messageTime) : undefined,
+        format: (text('format') as ActionRecord['action']['format'] | undefined) ?? 'autoscaling',
+        // A Lease written before launch hooks existed has no such field: a termination.
+        ...(a['launch'] === true ? { launch: true } : {}),
       },
       phase: (ann[`${PREFIX}/phase`] as ActionPhase | undefined) ?? 'verified',
       receivedAtMs: Date.parse(ann[`${PREFIX}/received-at`] ?? '') || Date.now(),

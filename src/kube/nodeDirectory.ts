@@ -57,23 +57,28 @@ export class WatchedNodeDirectory implements NodeDirectory {
     }
   }
 
-  waitForInstance(instanceId: string, signal: AbortSignal): Promise<NodeInfo> {
+  waitForInstance(instanceId: string, signal: AbortSignal, accept: (node: NodeInfo) => boolean = () => true): Promise<NodeInfo> {
     const known = this.byInstance.get(instanceId);
-    if (known) return Promise.resolve(known);
+    if (known && accept(known)) return Promise.resolve(known);
     if (signal.aborted) return Promise.reject(abortReason(signal));
     return new Promise((resolve, reject) => {
       const set = this.waiters.get(instanceId) ?? new Set();
       this.waiters.set(instanceId, set);
-      const onNode = (node: NodeInfo): void => {
+      const forget = (): void => {
+        set.delete(waiter);
+        if (set.size === 0 && this.waiters.get(instanceId) === set) this.waiters.delete(instanceId);
+      };
+      const onAbort = (): void => {
+        forget();
+        reject(abortReason(signal));
+      };
+      const waiter = (node: NodeInfo): void => {
+        if (!accept(node)) return;
+        forget();
         signal.removeEventListener('abort', onAbort);
         resolve(node);
       };
-      const onAbort = (): void => {
-        set.delete(onNode);
-        if (set.size === 0) this.waiters.delete(instanceId);
-        reject(abortReason(signal));
-      };
-      set.add(onNode);
+      set.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -82,10 +87,8 @@ export class WatchedNodeDirectory implements NodeDirectory {
   private indexed(info: NodeInfo, previous: NodeInfo | undefined): void {
     if (previous && previous.instanceId !== info.instanceId && this.byInstance.get(previous.instanceId)?.name === info.name) this.byInstance.delete(previous.instanceId);
     this.byInstance.set(info.instanceId, info);
+    // Each waiter takes the Node or keeps waiting (one waiting for it to be Ready); those done leave the set.
     const waiting = this.waiters.get(info.instanceId);
-    if (waiting) {
-      this.waiters.delete(info.instanceId);
-      for (const notify of waiting) notify(info);
-    }
+    if (waiting) for (const notify of [...waiting]) notify(info);
   }
 }

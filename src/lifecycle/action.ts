@@ -12,6 +12,11 @@ export interface LifecycleAction {
   readonly messageTime: Date | undefined;
   /** Which envelope the message arrived in. */
   readonly format: MessageFormat;
+  /**
+   * True for an autoscaling:EC2_INSTANCE_LAUNCHING action (handled with --launch-hooks); absent for a termination,
+   * which is also what a Lease written before launch hooks existed reads back as.
+   */
+  readonly launch?: boolean;
 }
 
 export type MessageFormat = 'autoscaling' | 'sns' | 'eventbridge';
@@ -53,3 +58,12 @@ export const TERMINATING_WAIT_STATE = 'Terminating:Wait';
  * scale-in, with an instance reuse policy: it is stopped, not terminated, and its Node must go all the same).
  */
 export const TERMINATION_WAIT_STATES: readonly string[] = [TERMINATING_WAIT_STATE, 'Warmed:Terminating:Wait', 'Warmed:Pending:Wait'];
+
+export const LAUNCHING_WAIT_STATE = 'Pending:Wait';
+/**
+ * A launch into a warm pool: AWS stops (or hibernates) the instance as soon as it has launched, so its Node does
+ * not become Ready now; the launch hook pauses it again in Pending:Wait when it leaves the pool.
+ */
+export const WARM_LAUNCHING_WAIT_STATE = 'Warmed:Pending:Wait';
+/** The lifecycle states in which a launch hook holds an instance. */
+export const LAUNCH_WAIT_STATES: readonly string[] = [LAUNCHING_WAIT_STATE, WARM_LAUNCHING_WAIT_STATE];

@@ -44,6 +44,8 @@ export class ActionContext {
   resumedFrom: ActionPhase | undefined;
   phase: ActionPhase | undefined;
   node: NodeInfo | undefined;
+  /** The instance's lifecycle state as verification found it (undefined with --verify-lifecycle-state=false). */
+  lifecycleState: string | undefined;
   result: LifecycleActionResult = 'CONTINUE';
   /** Why the action is being abandoned (the first failure under `abandon`). */
   abandonCause: string | undefined;

@@ -27,6 +27,14 @@ export class DrainFailedError extends Error {
   }
 }
 
+/** A launching instance's Node (or its DaemonSet pods) did not become Ready within --launch-timeout. */
+export class LaunchNotReadyError extends Error {
+  override readonly name = 'LaunchNotReadyError';
+  constructor(message: string, readonly nodeRegistered: boolean) {
+    super(message);
+  }
+}
+
 /** Throttling, a 5xx, a network failure or a timeout: worth retrying within the deadline. */
 export class TransientError extends Error {
   override readonly name = 'TransientError';

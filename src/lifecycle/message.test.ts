@@ -45,6 +45,18 @@ describe('parseLifecycleMessage', () => {
     expect(parseLifecycleMessage(JSON.stringify({ 'detail-type': 'EC2 Spot Instance Interruption Warning', source: 'aws.ec2', detail: {} }))).toMatchObject({ kind: 'unsupported', reason: 'unsupported_event' });
   });
 
+  it('reads launch actions, in every envelope, with launchHooks (serve --launch-hooks)', () => {
+    const launch = { ...hook, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', Origin: 'EC2', Destination: 'AutoScalingGroup' };
+    expect(parseLifecycleMessage(JSON.stringify(launch), { launchHooks: true })).toMatchObject({ kind: 'action', action: { instanceId: hook.EC2InstanceId, launch: true, format: 'autoscaling' } });
+    const sns = { Type: 'Notification', Message: JSON.stringify(launch) };
+    expect(parseLifecycleMessage(JSON.stringify(sns), { launchHooks: true })).toMatchObject({ kind: 'action', action: { launch: true, format: 'sns' } });
+    const event = { id: 'e', 'detail-type': 'EC2 Instance-launch Lifecycle Action', source: 'aws.autoscaling', detail: launch };
+    expect(parseLifecycleMessage(JSON.stringify(event), { launchHooks: true })).toMatchObject({ kind: 'action', action: { launch: true, format: 'eventbridge' } });
+    // A termination stays a termination.
+    const parsed = parseLifecycleMessage(JSON.stringify(hook), { launchHooks: true });
+    expect(parsed.kind === 'action' && parsed.action.launch).toBeUndefined();
+  });
+
   it('names the missing or malformed field', () => {
     const { EC2InstanceId: _, ...missing } = hook;
     expect(parseLifecycleMessage(JSON.stringify(missing))).toEqual({ kind: 'invalid', reason: 'missing_fields', detail: 'EC2InstanceId: missing' });

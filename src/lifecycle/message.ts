@@ -10,7 +10,9 @@ import {
 /**
  * Turns an SQS message body into a lifecycle action or a reasoned rejection. Pure: no I/O, never throws.
  * Accepted envelopes: the raw Auto Scaling notification, the same inside an SNS envelope, and the EventBridge
- * "EC2 Instance-terminate Lifecycle Action" event.
+ * "EC2 Instance-terminate Lifecycle Action" event (and, with `launchHooks`, "EC2 Instance-launch Lifecycle Action").
+ * A launch action is an action only with `launchHooks` (serve --launch-hooks); otherwise it is `unsupported`
+ * (`launch_transition`), which the workflow deletes with a log line and a metric.
  */
 export type ParsedMessage =
   | { readonly kind: 'action'; readonly action: LifecycleAction }
@@ -46,7 +48,13 @@ const eventBridgeEnvelope = z.object({
   time: z.string().optional(),
 });
 
-export function parseLifecycleMessage(body: string): ParsedMessage {
+export interface ParseOptions {
+  /** Launch lifecycle actions are actions (serve --launch-hooks), not unsupported messages. */
+  readonly launchHooks?: boolean;
+}
+
+export function parseLifecycleMessage(body: string, options: ParseOptions = {}): ParsedMessage {
+  const launchHooks = options.launchHooks ?? false;
   if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
     return invalid('too_large', `body is ${Buffer.byteLength(body, 'utf8')} bytes, more than ${MAX_BODY_BYTES}`);
   }
@@ -57,14 +65,14 @@ export function parseLifecycleMessage(body: string): ParsedMessage {
   if (sns.success) {
     const inner = parseJson(sns.data.Message);
     if (inner === undefined) return invalid('not_json', 'SNS Message is not a JSON object');
-    return fromAutoScaling(inner, 'sns');
+    return fromAutoScaling(inner, 'sns', launchHooks);
   }
   const eventBridge = eventBridgeEnvelope.safeParse(outer);
-  if (eventBridge.success) return fromEventBridge(eventBridge.data);
-  return fromAutoScaling(outer, 'autoscaling');
+  if (eventBridge.success) return fromEventBridge(eventBridge.data, launchHooks);
+  return fromAutoScaling(outer, 'autoscaling', launchHooks);
 }
 
-function fromAutoScaling(json: Record<string, unknown>, format: MessageFormat): ParsedMessage {
+function fromAutoScaling(json: Record<string, unknown>, format: MessageFormat, launchHooks: boolean): ParsedMessage {
   if (json['Event'] === TEST_NOTIFICATION_EVENT) {
     const group = json['AutoScalingGroupName'];
     return { kind: 'ignored', reason: 'test_notification', autoScalingGroupName: typeof group === 'string' ? group : undefined };
@@ -72,28 +80,32 @@ function fromAutoScaling(json: Record<string, unknown>, format: MessageFormat): 
   if (typeof json['Event'] === 'string' && json['LifecycleTransition'] === undefined) {
     return { kind: 'unsupported', reason: 'unsupported_event', detail: `Auto Scaling event ${truncate(json['Event'], 80)}` };
   }
-  return toAction(json, format, typeof json['RequestId'] === 'string' ? json['RequestId'] : undefined, json['Time']);
+  return toAction(json, format, typeof json['RequestId'] === 'string' ? json['RequestId'] : undefined, json['Time'], launchHooks);
 }
 
-function fromEventBridge(event: z.infer<typeof eventBridgeEnvelope>): ParsedMessage {
+function fromEventBridge(event: z.infer<typeof eventBridgeEnvelope>, launchHooks: boolean): ParsedMessage {
   if (event.source !== 'aws.autoscaling') {
     return { kind: 'unsupported', reason: 'unsupported_event', detail: `EventBridge source ${truncate(event.source, 80)}` };
   }
-  if (event['detail-type'] === 'EC2 Instance-launch Lifecycle Action') {
-    return { kind: 'unsupported', reason: 'launch_transition', detail: 'launch lifecycle actions are not handled' };
+  const launch = event['detail-type'] === 'EC2 Instance-launch Lifecycle Action';
+  if (launch && !launchHooks) {
+    return { kind: 'unsupported', reason: 'launch_transition', detail: LAUNCHES_OFF };
   }
-  if (event['detail-type'] !== 'EC2 Instance-terminate Lifecycle Action') {
+  if (!launch && event['detail-type'] !== 'EC2 Instance-terminate Lifecycle Action') {
     return { kind: 'unsupported', reason: 'unsupported_event', detail: `EventBridge ${truncate(event['detail-type'], 80)}` };
   }
-  return toAction(event.detail, 'eventbridge', event.id, event.time);
+  return toAction(event.detail, 'eventbridge', event.id, event.time, launchHooks);
 }
 
-function toAction(json: Record<string, unknown>, format: MessageFormat, requestId: string | undefined, time: unknown): ParsedMessage {
+const LAUNCHES_OFF = 'launch lifecycle actions are not handled without --launch-hooks';
+
+function toAction(json: Record<string, unknown>, format: MessageFormat, requestId: string | undefined, time: unknown, launchHooks: boolean): ParsedMessage {
   const transition = json['LifecycleTransition'];
-  if (transition === LAUNCHING_TRANSITION) {
-    return { kind: 'unsupported', reason: 'launch_transition', detail: 'launch lifecycle actions are not handled' };
+  const launch = transition === LAUNCHING_TRANSITION;
+  if (launch && !launchHooks) {
+    return { kind: 'unsupported', reason: 'launch_transition', detail: LAUNCHES_OFF };
   }
-  if (typeof transition === 'string' && transition !== TERMINATING_TRANSITION) {
+  if (typeof transition === 'string' && !launch && transition !== TERMINATING_TRANSITION) {
     return { kind: 'unsupported', reason: 'unsupported_transition', detail: `transition ${truncate(transition, 80)}` };
   }
   const parsed = hookFields.safeParse(json);
@@ -114,6 +126,7 @@ function toAction(json: Record<string, unknown>, format: MessageFormat, requestI
       requestId: requestId && requestId.length <= 128 ? requestId : f.LifecycleActionToken,
       messageTime: parseTime(time),
       format,
+      ...(launch ? { launch: true } : {}),
     },
   };
 }

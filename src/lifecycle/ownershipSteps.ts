@@ -2,6 +2,7 @@
  * The steps around the work on the node: verify (is this a real termination of ours?), claim (make the action
  * this replica's, or follow the replica that has it) and settle (delete or return the messages, release the Lease).
  */
+import { LAUNCHING_WAIT_STATE, TERMINATING_WAIT_STATE } from './action.js';
 import type { ActionContext, Finish } from './actionContext.js';
 import type { ActionMessage } from './actionRegistry.js';
 import { foreignMessageDelaySeconds } from './clusterScope.js';
@@ -38,7 +39,8 @@ export async function verify(deps: StepDeps, ctx: ActionContext, signal: AbortSi
   }
   ctx.hook = verdict.hook;
   ctx.deadlineMs ??= actionDeadlineMs(action, verdict.hook, ctx.receivedAtMs, deps.config.maxTimeToProcessSeconds);
-  if (verdict.lifecycleState && verdict.lifecycleState !== 'Terminating:Wait') log.info(`instance ${action.instanceId} is in ${verdict.lifecycleState}`);
+  ctx.lifecycleState = verdict.lifecycleState;
+  if (verdict.lifecycleState && verdict.lifecycleState !== (action.launch ? LAUNCHING_WAIT_STATE : TERMINATING_WAIT_STATE)) log.info(`instance ${action.instanceId} is in ${verdict.lifecycleState}`);
   // From the cache only (no API call): a verified action's later failures can be told on its Node.
   ctx.node = deps.nodes.findByInstanceId(action.instanceId);
   return DONE;
@@ -56,7 +58,7 @@ export async function claim(deps: StepDeps, ctx: ActionContext, signal: AbortSig
   if (!hook || ctx.deadlineMs === undefined) throw new Error('claim runs after verify');
   const store = deps.store;
   if (!store) {
-    log.info('received termination event');
+    log.info(receivedLine(ctx));
     deps.keepAlive(ctx);
     return DONE;
   }
@@ -69,7 +71,7 @@ export async function claim(deps: StepDeps, ctx: ActionContext, signal: AbortSig
       ctx.deadlineMs = result.record.deadlineMs;
       ctx.resumedFrom = result.resumedFrom;
       if (result.resumedFrom) log.info(`resuming event ${action.requestId} from phase ${result.resumedFrom}${result.previousHolder ? ` (previously held by ${result.previousHolder})` : ''}`);
-      else log.info('received termination event');
+      else log.info(receivedLine(ctx));
       deps.keepAlive(ctx);
       return DONE;
     }
@@ -89,6 +91,10 @@ export async function claim(deps: StepDeps, ctx: ActionContext, signal: AbortSig
       if (state.claimable) break;
     }
   }
+}
+
+function receivedLine(ctx: ActionContext): string {
+  return ctx.action.launch ? 'received launch event' : 'received termination event';
 }
 
 /** Ends the action: releases or hands over its Lease and settles every message that carried it. Never throws. */

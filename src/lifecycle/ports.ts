@@ -47,8 +47,11 @@ export interface NodeInfo {
 /** Finds Nodes by EC2 instance id from a watch-backed cache: no LIST per event. */
 export interface NodeDirectory {
   findByInstanceId(instanceId: string): NodeInfo | undefined;
-  /** Resolves when a Node for the instance appears; rejects when the signal aborts. */
-  waitForInstance(instanceId: string, signal: AbortSignal): Promise<NodeInfo>;
+  /**
+   * Resolves when a Node for the instance appears (and, given `accept`, once the index holds a version of it that
+   * `accept` takes, e.g. Ready); rejects when the signal aborts.
+   */
+  waitForInstance(instanceId: string, signal: AbortSignal, accept?: (node: NodeInfo) => boolean): Promise<NodeInfo>;
   /**
    * Asks the apiserver itself, not the watch cache, with a consistent read (a paginated LIST of the Nodes):
    * undefined only when the apiserver has no Node for the instance.
@@ -96,6 +99,8 @@ export interface PodInfo {
   readonly hasLocalStorage?: boolean;
   /** The PersistentVolumeClaims its volumes name. */
   readonly claimNames?: readonly string[];
+  /** Its Ready condition is True. */
+  readonly ready?: boolean;
 }
 
 /** A label selector (metav1.LabelSelector). */
@@ -204,7 +209,9 @@ export interface DeregistrationReport {
 }
 
 /** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
-export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'planning' | 'deregistering' | 'draining' | 'awaiting-volumes' | 'deleting-node' | 'completing';
+export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'planning' | 'deregistering' | 'draining' | 'awaiting-volumes' | 'deleting-node' | 'completing'
+  /** A launch (--launch-hooks): waiting for the Node to be Ready, then for its DaemonSet pods. */
+  | 'awaiting-node-ready' | 'awaiting-daemonsets';
 
 /** The durable record of an action in flight, owned by one replica at a time. */
 export interface ActionRecord {

@@ -1,8 +1,9 @@
-import { isAbort, isAccessDenied, isTransient } from './errors.js';
+import { LaunchNotReadyError, isAbort, isAccessDenied, isTransient } from './errors.js';
 import type { ActionPhase } from './ports.js';
 
-/** The steps of a termination, in the vocabulary the README, the Events and the metrics use. */
-export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'plan_drain' | 'deregister' | 'drain' | 'await_volumes' | 'delete_node' | 'complete' | 'settle';
+/** The steps of a termination (and of a launch), in the vocabulary the README, the Events and the metrics use. */
+export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'plan_drain' | 'deregister' | 'drain' | 'await_volumes' | 'delete_node' | 'complete' | 'settle'
+  | 'await_node_ready' | 'await_daemonsets';
 
 /** What kind of failure ended a step (after the step's own retries). */
 export type FailureClass = 'transient' | 'permanent' | 'timeout' | 'forbidden';
@@ -69,13 +70,15 @@ export interface Step<C> {
   readonly whenAbandoning: 'run' | 'skip';
   /** One line for the README and `--help`: why this policy. */
   readonly why: string;
+  /** What a failure leads to, in the Event and the log, when the policy's general wording does not fit (a launch). */
+  readonly consequence?: string;
   /** `signal` aborts when the step's share ends (at `shareEndsAtMs`) or the action stops (shutdown, gone, taken over). */
   run(context: C, signal: AbortSignal, shareEndsAtMs: number | undefined): Promise<StepOutcome>;
 }
 
 /** Classifies a step's failure; `shareExpired` when the step's own share of the deadline ran out. */
 export function failureClass(e: unknown, shareExpired: boolean): FailureClass {
-  if (shareExpired || (isAbort(e) && (e as Error).name === 'TimeoutError')) return 'timeout';
+  if (shareExpired || e instanceof LaunchNotReadyError || (isAbort(e) && (e as Error).name === 'TimeoutError')) return 'timeout';
   if (isAccessDenied(e)) return 'forbidden';
   if (isTransient(e)) return 'transient';
   return 'permanent';

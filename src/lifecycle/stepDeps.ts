@@ -23,6 +23,17 @@ export interface StepConfig {
   readonly retryLaterSeconds: number;
   /** The time terms the steps' shares are computed from. */
   readonly budget: TimeBudgetSettings;
+  /** Launch lifecycle actions (--launch-hooks); undefined: launch messages are deleted unprocessed. */
+  readonly launch?: LaunchSettings;
+}
+
+/** How a launch is waited for (--launch-timeout, --launch-wait-daemonsets). */
+export interface LaunchSettings {
+  /** From the message's first receipt until the Node (and its DaemonSet pods) must be Ready. */
+  readonly timeoutSeconds: number;
+  readonly waitForDaemonSets: boolean;
+  /** How often the DaemonSet pods on the Node are listed while some are not Ready (default 2 s). */
+  readonly pollIntervalMs?: number;
 }
 
 /** What the steps of a termination use; adapters implement the ports, unit tests fake them. */

@@ -3,6 +3,7 @@ import { ActionContext, type ActionOrigin } from './actionContext.js';
 import type { ActionMessage } from './actionRegistry.js';
 import { ActionGoneError, OwnershipLostError } from './errors.js';
 import { keepActionAlive } from './heartbeat.js';
+import { launchSteps } from './launchSteps.js';
 import { excerpt, parseLifecycleMessage } from './message.js';
 import { keepOwnership } from './ownership.js';
 import type { ActionPhase, ActionRecord, EventRecorder, QueueMessage } from './ports.js';
@@ -24,25 +25,32 @@ export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
 const SETTLE_TIMEOUT_MS = 15_000;
 
 /**
- * One action's journey: parse the SQS message → admit it (a duplicate joins the action in flight) → run the
- * termination steps of `terminationSteps.ts` top-down (verify, claim, await the Node, cordon, deregister and drain
- * in the order --deregister-order gives, delete the Node, complete, settle), each with its own share of the deadline
- * and its own failure policy.
+ * One action's journey: parse the SQS message → admit it (a duplicate joins the action in flight) → run the table
+ * of its transition top-down, each step with its own share of the deadline and its own failure policy: for a
+ * termination the steps of `terminationSteps.ts` (verify, claim, await the Node, cordon, deregister and drain in the
+ * order --deregister-order gives, delete the Node, complete, settle); for a launch (--launch-hooks) those of
+ * `launchSteps.ts` (verify, claim, await the Node Ready, its DaemonSet pods, complete, settle).
  */
 export class LifecycleWorkflow {
-  /** The table the actions run (exported for the failure-matrix test and the docs). */
+  /** The termination table (exported for the failure-matrix test and the docs). */
   readonly steps: readonly Step<ActionContext>[];
-  /** The phases in the order the steps record them: where a resumed action starts. */
+  /** The launch table; undefined without --launch-hooks. */
+  readonly launchSteps: readonly Step<ActionContext>[] | undefined;
+  /** The phases in the order each table's steps record them: where a resumed action starts. */
   private readonly phaseOrder: readonly ActionPhase[];
+  private readonly launchPhaseOrder: readonly ActionPhase[];
 
   constructor(private readonly deps: WorkflowDeps) {
-    this.steps = terminationSteps({ ...deps, keepAlive: (ctx) => this.keepAlive(ctx) });
+    const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx) };
+    this.steps = terminationSteps(stepDeps);
+    this.launchSteps = deps.config.launch ? launchSteps(stepDeps, deps.config.launch) : undefined;
     this.phaseOrder = this.steps.flatMap((s) => (s.phase ? [s.phase] : []));
+    this.launchPhaseOrder = (this.launchSteps ?? []).flatMap((s) => (s.phase ? [s.phase] : []));
   }
 
   readonly handleMessage = async (message: QueueMessage, lease: ActionMessage): Promise<void> => {
     const { metrics, log, queueHasRedrivePolicy } = this.deps;
-    const parsed = parseLifecycleMessage(message.body);
+    const parsed = parseLifecycleMessage(message.body, { launchHooks: this.launchSteps !== undefined });
     if (parsed.kind === 'ignored') {
       log.info(`received test notification${parsed.autoScalingGroupName ? ` for ${parsed.autoScalingGroupName}` : ''}; deleting it`);
       return this.dropMessage(lease, 'test_notification');
@@ -82,18 +90,28 @@ export class LifecycleWorkflow {
   private async run(origin: ActionOrigin): Promise<void> {
     const { metrics, store, config, events, shutdown } = this.deps;
     const { action } = origin;
+    const launch = action.launch === true;
     const log = this.deps.log.child(action.instanceId, { instanceId: action.instanceId, requestId: action.requestId, asg: action.autoScalingGroupName });
-    const ctx = new ActionContext(origin, log, shutdown, (node, event) => events.publish(node, event), this.phaseOrder);
-    metrics.terminatingInstances.inc();
+    const ctx = new ActionContext(origin, log, shutdown, (node, event) => events.publish(node, event), launch ? this.launchPhaseOrder : this.phaseOrder);
+    let steps = launch ? this.launchSteps : this.steps;
+    if (!steps) {
+      // A launch found in a Lease (written while --launch-hooks was on): it is not worked on now; only settled.
+      log.warn(`event ${action.requestId} is a launch lifecycle action and --launch-hooks is off; leaving it to the hook's DefaultResult`);
+      metrics.recordMessage('deleted', 'launch_transition');
+      ctx.finish = { settle: 'delete', releaseRecord: true };
+      steps = this.steps.slice(-1);
+    }
+    const gauge = launch ? metrics.launchingInstances : metrics.terminatingInstances;
+    gauge.inc();
     try {
-      await runSteps(this.steps, ctx, {
+      await runSteps(steps, ctx, {
         metrics, retryLaterSeconds: config.retryLaterSeconds,
         lostReleaseDelaySeconds: Math.max(30, 2 * (store?.leaseDurationSeconds ?? 15)),
       });
     } finally {
       await ctx.stopKeepAlive();
       ctx.dispose();
-      metrics.terminatingInstances.dec();
+      gauge.dec();
     }
   }
 

@@ -21,6 +21,14 @@ export const NodeEvents = {
     reason: 'LifecycleStepFailed', type: 'Warning',
     message: `step ${step} failed (${failureClass}): ${cause}; ${consequence}`,
   }),
+  launchReady: (instanceId: string, node: string, seconds: number, what: string): NodeEvent => ({
+    reason: 'LaunchReady', type: 'Normal',
+    message: `instance ${instanceId} launched and its node ${node} is Ready${what} after ${seconds.toFixed(1)}s; its launch lifecycle action completed with CONTINUE`,
+  }),
+  launchAbandoned: (instanceId: string, seconds: number, cause: string): NodeEvent => ({
+    reason: 'LaunchAbandoned', type: 'Warning',
+    message: `launch of instance ${instanceId} abandoned after ${seconds.toFixed(1)}s: ${cause}; Auto Scaling terminates the instance`,
+  }),
   podEvictionRefused: (pod: string, cause: string): NodeEvent => ({
     reason: 'PodEvictionRefused', type: 'Warning',
     message: `eviction of pod ${pod} was refused: ${cause}; it is retried while the other pods keep draining`,
