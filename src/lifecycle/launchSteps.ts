@@ -5,11 +5,12 @@
  * to it — then complete CONTINUE; a wait that does not get there within --launch-timeout abandons the launch, and
  * Auto Scaling terminates the instance. Nothing in the cluster is changed by a launch.
  */
+import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
 import { completeLaunch } from './launchCompletion.js';
-import { awaitDaemonSets, awaitNodeReady } from './launchNodeSteps.js';
+import { awaitDaemonSets, awaitNodeReady, isWarmPoolLaunch } from './launchNodeSteps.js';
 import { claim, settle, verify } from './ownershipSteps.js';
-import type { BudgetView, Step } from './step.js';
+import { DONE, type BudgetView, type Step, type StepOutcome } from './step.js';
 import type { LaunchSettings, StepDeps } from './stepDeps.js';
 import { COMPLETION_GRACE_SECONDS, COMPLETION_RESERVE_SECONDS } from './timeBudget.js';
 
@@ -71,6 +72,38 @@ export function launchSteps(deps: StepDeps, launch: LaunchSettings): readonly St
     run: (ctx) => settle(deps, ctx),
   };
   return [verifyStep, claimStep, awaitNodeReadyStep, ...(launch.waitForDaemonSets ? [awaitDaemonSetsStep] : []), completeStep, settleStep];
+}
+
+/**
+ * --launch-hooks with --dry-run: the launch as a plan. Verified as usual, then what the instance's Node looks like
+ * now (from the watch-backed index: no wait, no write) is said in one log line, a DryRunPlan Event on the Node when
+ * it has one, and the dry-run metric; the message is deleted and the hook ends with its DefaultResult.
+ */
+export function launchDryRunSteps(deps: StepDeps, launch: LaunchSettings): readonly Step<ActionContext>[] {
+  const [verifyStep, , , ...rest] = launchSteps(deps, launch);
+  const planStep: Step<ActionContext> = {
+    name: 'dry_run', phase: undefined, onFailure: 'degrade-and-continue', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'the plan is read from the node index only; nothing is waited for or changed', share: '10s',
+    shareEndsAtMs: (v) => v.nowMs + 10_000,
+    run: (ctx) => Promise.resolve(publishLaunchPlan(deps, launch, ctx)),
+  };
+  return [verifyStep!, planStep, rest[rest.length - 1]!];
+}
+
+function publishLaunchPlan(deps: StepDeps, launch: LaunchSettings, ctx: ActionContext): StepOutcome {
+  const { action, log } = ctx;
+  const node = ctx.node ?? deps.nodes.findByInstanceId(action.instanceId);
+  ctx.node = node;
+  const defaultResult = ctx.hook ? ` (${ctx.hook.defaultResult})` : '';
+  const plan = isWarmPoolLaunch(ctx)
+    ? `launch into the warm pool: would complete CONTINUE at once; instead the hook ends with its DefaultResult${defaultResult}`
+    : `would wait up to ${launch.timeoutSeconds}s for ${node ? `node ${node.name} (Ready now: ${node.ready})` : 'the instance\'s Node (none registered yet)'}${launch.waitForDaemonSets ? ' and its DaemonSet pods' : ''} to be Ready, then complete CONTINUE (ABANDON if it is not); instead the hook ends with its DefaultResult${defaultResult} after its HeartbeatTimeout`;
+  log.info(`dry run for launch event ${action.requestId}: ${plan}`);
+  ctx.publish(NodeEvents.dryRunPlan(plan));
+  deps.metrics.dryRunPlans.inc({ outcome: 'complete' });
+  deps.metrics.recordMessage('deleted', 'dry_run');
+  ctx.finish = { settle: 'delete', releaseRecord: false };
+  return DONE;
 }
 
 /** The launch table's declarations as plain rows, with --launch-wait-daemonsets (the README's launch steps table; tests). */

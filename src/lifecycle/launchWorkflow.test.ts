@@ -33,9 +33,9 @@ class FakeNodes implements NodeDirectory {
   }
 }
 
-function launchSetup(launch: Partial<LaunchSettings> = {}, nodes = new FakeNodes()) {
+function launchSetup(launch: Partial<LaunchSettings> = {}, nodes = new FakeNodes(), dryRun = false) {
   const t = setup({
-    config: { launch: { timeoutSeconds: 5, waitForDaemonSets: false, pollIntervalMs: 10, ...launch } },
+    config: { dryRun, launch: { timeoutSeconds: 5, waitForDaemonSets: false, pollIntervalMs: 10, ...launch } },
     nodes: { findByInstanceId: () => nodes.findByInstanceId(), readFresh: () => nodes.readFresh(), waitForInstance: (id, signal, accept) => nodes.waitForInstance(id, signal, accept) },
   });
   t.autoScaling.state = 'Pending:Wait';
@@ -165,6 +165,18 @@ describe('launch lifecycle actions (--launch-hooks)', () => {
     expect([lease.settled, lease2.settled]).toEqual([['deleted'], ['deleted']]);
     expect(await counter(t.metrics.messages, { outcome: 'deleted', reason: 'not_a_launch_hook' })).toBe(1);
     expect(await counter(u.metrics.messages, { outcome: 'deleted', reason: 'instance_not_launching' })).toBe(1);
+  });
+
+  it('with --dry-run plans the launch from the node index and deletes the message: no wait, heartbeat or completion', async () => {
+    const t = launchSetup({ timeoutSeconds: 3600 }, new FakeNodes(), true);
+    t.nodes.set(notReady);
+    const [m, lease] = t.message('m1', launchBody());
+    await t.workflow.handleMessage(m, lease);
+    expect(t.autoScaling.completions).toEqual([]);
+    expect(t.autoScaling.heartbeats).toBe(0);
+    expect(lease.settled).toEqual(['deleted']);
+    expect(t.events.map((e) => [e.reason, e.message])).toEqual([['DryRunPlan', expect.stringMatching(/would wait up to 3600s for node n1 \(Ready now: False\) to be Ready, then complete CONTINUE/u)]]);
+    expect(await counter(t.metrics.messages, { outcome: 'deleted', reason: 'dry_run' })).toBe(1);
   });
 
   it('without --launch-hooks deletes a launch message unprocessed, as before', async () => {

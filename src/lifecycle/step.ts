@@ -2,7 +2,7 @@ import { LaunchNotReadyError, isAbort, isAccessDenied, isTransient } from './err
 import type { ActionPhase } from './ports.js';
 
 /** The steps of a termination (and of a launch), in the vocabulary the README, the Events and the metrics use. */
-export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'plan_drain' | 'deregister' | 'drain' | 'await_volumes' | 'delete_node' | 'complete' | 'settle'
+export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'plan_drain' | 'deregister' | 'drain' | 'await_volumes' | 'delete_node' | 'untaint' | 'complete' | 'settle' | 'dry_run'
   | 'await_node_ready' | 'await_daemonsets';
 
 /** What kind of failure ended a step (after the step's own retries). */

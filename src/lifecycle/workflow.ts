@@ -3,7 +3,7 @@ import { ActionContext, type ActionOrigin } from './actionContext.js';
 import type { ActionMessage } from './actionRegistry.js';
 import { ActionGoneError, OwnershipLostError } from './errors.js';
 import { keepActionAlive } from './heartbeat.js';
-import { launchSteps } from './launchSteps.js';
+import { launchDryRunSteps, launchSteps } from './launchSteps.js';
 import { excerpt, parseLifecycleMessage } from './message.js';
 import { keepOwnership } from './ownership.js';
 import type { ActionPhase, ActionRecord, EventRecorder, QueueMessage } from './ports.js';
@@ -11,6 +11,7 @@ import type { Step } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 import { runSteps } from './stepRunner.js';
 import { withTimeout } from './sleep.js';
+import { dryRunSteps } from './dryRunSteps.js';
 import { terminationSteps } from './terminationSteps.js';
 
 export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
@@ -42,8 +43,8 @@ export class LifecycleWorkflow {
 
   constructor(private readonly deps: WorkflowDeps) {
     const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx) };
-    this.steps = terminationSteps(stepDeps);
-    this.launchSteps = deps.config.launch ? launchSteps(stepDeps, deps.config.launch) : undefined;
+    this.steps = deps.config.dryRun ? dryRunSteps(stepDeps) : terminationSteps(stepDeps);
+    this.launchSteps = deps.config.launch ? (deps.config.dryRun ? launchDryRunSteps(stepDeps, deps.config.launch) : launchSteps(stepDeps, deps.config.launch)) : undefined;
     this.phaseOrder = this.steps.flatMap((s) => (s.phase ? [s.phase] : []));
     this.launchPhaseOrder = (this.launchSteps ?? []).flatMap((s) => (s.phase ? [s.phase] : []));
   }
