@@ -13,10 +13,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from . import (actions, elb_classic, elbv2_targets, hooks, perf, scalein, server, traffic,
-                   warm_pools)
+    from . import (actions, elb_classic, elbv2_targets, hooks, launches, perf, scalein, server,
+                   traffic, warm_pools)
 
-    # warm_pools wraps what scalein patched, so it comes after it
-    for module in (hooks, actions, scalein, warm_pools, traffic, elbv2_targets, elb_classic, server, perf):
+    # warm_pools wraps what scalein patched, so it comes after it; launches wraps warm_pools
+    for module in (hooks, actions, scalein, warm_pools, launches, traffic, elbv2_targets, elb_classic, server, perf):
         module.install()
     _installed = True

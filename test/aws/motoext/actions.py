@@ -1,12 +1,13 @@
-"""Lifecycle actions for termination hooks: start, heartbeat, complete, expire, inspect.
+"""Lifecycle actions for lifecycle hooks: start, heartbeat, complete, expire, inspect.
 
-An action is one (instance, termination hook) pair. It stays in ACTIONS after it ends so
+An action is one (instance, hook) pair: a termination hook's, or a launch hook's (launches.py). It stays in ACTIONS after it ends so
 tests can inspect what happened (GET /_lifecycle/actions) until POST /moto-api/reset.
 An instance in Terminating:Wait is terminated once every action started for it has ended;
 ABANDON ends the instance's other pending actions at once (AWS: "remaining actions, such as
 other lifecycle hooks, are skipped"); for a termination both results terminate it.
 Each action records the wait state it started in; what happens once the last one ends is
-FINISHERS[that state] (warm_pools.py adds Warmed:Pending:Wait and Warmed:Terminating:Wait).
+FINISHERS[that state] (warm_pools.py adds Warmed:Pending:Wait and Warmed:Terminating:Wait); a launch
+action's is LAUNCH_FINISHERS[that state](…, result), since for a launch the result decides (launches.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from moto.autoscaling.models import autoscaling_backends
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
-from .common import LOCK, RESULTS, TERMINATING, ValidationError, deliver, iso_now, log, new_id
+from .common import LAUNCHING, LOCK, RESULTS, TERMINATING, ValidationError, deliver, iso_now, log, new_id
 
 ACTIONS: list["Action"] = []
 EXPIRY_TICK_SECONDS = 0.1
@@ -29,7 +30,8 @@ TERMINATING_WAIT = "Terminating:Wait"
 class Action:
     def __init__(self, account: str, region: str, group_name: str, instance_id: str, hook: Any,
                  lifecycle_state: str = TERMINATING_WAIT, origin: str = "AutoScalingGroup",
-                 destination: str = "EC2"):
+                 destination: str = "EC2", transition: str = TERMINATING):
+        self.transition = transition
         self.account = account
         self.region = region
         self.group_name = group_name
@@ -71,7 +73,7 @@ class Action:
             "instanceId": self.instance_id,
             "autoScalingGroupName": self.group_name,
             "lifecycleHookName": self.hook_name,
-            "lifecycleTransition": TERMINATING,
+            "lifecycleTransition": self.transition,
             "token": self.token,
             "accountId": self.account,
             "region": self.region,
@@ -109,11 +111,11 @@ def pending_for_instance(account: str, region: str, instance_id: str) -> list[Ac
 
 def start(backend: Any, group: Any, instance_id: str, hooks: list[Any],
           lifecycle_state: str = TERMINATING_WAIT, origin: str = "AutoScalingGroup",
-          destination: str = "EC2") -> None:
-    """Start one action per termination hook and send each hook's lifecycle message."""
+          destination: str = "EC2", transition: str = TERMINATING) -> None:
+    """Start one action per hook (all of `transition`) and send each hook's lifecycle message."""
     for hook in hooks:
         action = Action(backend.account_id, backend.region_name, group.name, instance_id, hook,
-                        lifecycle_state, origin, destination)
+                        lifecycle_state, origin, destination, transition)
         ACTIONS.append(action)
         body = {
             "Origin": origin,
@@ -122,7 +124,7 @@ def start(backend: Any, group: Any, instance_id: str, hooks: list[Any],
             "Time": iso_now(),
             "AccountId": backend.account_id,
             "RequestId": new_id(),
-            "LifecycleTransition": TERMINATING,
+            "LifecycleTransition": transition,
             "LifecycleActionToken": action.token,
             "EC2InstanceId": instance_id,
             "LifecycleHookName": hook.name,
@@ -131,7 +133,7 @@ def start(backend: Any, group: Any, instance_id: str, hooks: list[Any],
         if getattr(hook, "notification_metadata", None):
             body["NotificationMetadata"] = hook.notification_metadata
         deliver(hook.notification_target_arn, body,
-                f"Auto Scaling:  Lifecycle action 'TERMINATING' for instance {instance_id} in progress.")
+                f"Auto Scaling:  Lifecycle action '{'LAUNCHING' if transition == LAUNCHING else 'TERMINATING'}' for instance {instance_id} in progress.")
 
 
 def end(action: Action, result: str | None, source: str) -> None:
@@ -145,6 +147,10 @@ def end(action: Action, result: str | None, source: str) -> None:
             other.result_source, other.completed_at = "skipped", action.completed_at
         siblings = []
     if not siblings:
+        if action.transition == LAUNCHING:
+            LAUNCH_FINISHERS[action.lifecycle_state](action.account, action.region, action.group_name,
+                                                     action.instance_id, result)
+            return
         finish = FINISHERS.get(action.lifecycle_state, finish_termination)
         finish(action.account, action.region, action.group_name, action.instance_id)
 
@@ -166,6 +172,8 @@ def finish_termination(account: str, region: str, group_name: str, instance_id: 
 
 # wait state -> what ends it once its last action has ended: f(account, region, group, instance)
 FINISHERS: dict[str, Callable[[str, str, str, str], None]] = {TERMINATING_WAIT: finish_termination}
+# a launch's wait state -> f(account, region, group, instance, result); filled by launches.py
+LAUNCH_FINISHERS: dict[str, Callable[[str, str, str, str, str | None], None]] = {}
 
 
 def close_for_group(account: str, region: str, group_name: str, source: str) -> None:
@@ -176,7 +184,7 @@ def close_for_group(account: str, region: str, group_name: str, source: str) -> 
 
 
 def end_for_hook(account: str, region: str, group_name: str, hook_name: str) -> None:
-    """DeleteLifecycleHook: AWS completes outstanding terminating actions with CONTINUE."""
+    """DeleteLifecycleHook: AWS completes the hook's outstanding actions with CONTINUE."""
     for action in list(ACTIONS):
         if action.active and (action.account, action.region, action.group_name, action.hook_name) == (
             account, region, group_name, hook_name):

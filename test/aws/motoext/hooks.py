@@ -29,6 +29,11 @@ def termination_hooks(backend: AutoScalingBackend, group_name: str) -> list[Life
             if h.auto_scaling_group_name == group_name and h.lifecycle_transition == TERMINATING]
 
 
+def launch_hooks(backend: AutoScalingBackend, group_name: str) -> list[LifecycleHook]:
+    return [h for h in backend.lifecycle_hooks.values()
+            if h.auto_scaling_group_name == group_name and h.lifecycle_transition == LAUNCHING]
+
+
 def put_lifecycle_hook(self: AutoScalingResponse) -> EmptyResult:
     backend = self.autoscaling_backend
     group_name = self._get_param("AutoScalingGroupName")

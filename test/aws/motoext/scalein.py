@@ -40,6 +40,10 @@ def _terminating(state: InstanceState) -> bool:
     return state.lifecycle_state.startswith("Terminating")
 
 
+def _unregistered(state: InstanceState) -> bool:
+    return _terminating(state) or state.lifecycle_state == "Pending:Wait"
+
+
 def _hooks_apply(group: FakeAutoScalingGroup) -> list[Any]:
     if getattr(_bypass, "on", False):
         return []
@@ -129,9 +133,10 @@ def delete_auto_scaling_group(self: AutoScalingBackend, group_name: str) -> None
 
 
 def update_attached_target_groups(self: AutoScalingBackend, group_name: str) -> None:
-    """moto re-registers every member; a terminating one must stay deregistered."""
+    """moto re-registers every member; a terminating one must stay deregistered, and one whose
+    launch hook holds it (Pending:Wait, launches.py) is not registered yet."""
     group = self.autoscaling_groups[group_name]
-    if not any(_terminating(s) for s in group.instance_states):
+    if not any(_unregistered(s) for s in group.instance_states):
         return _orig_update_tgs(self, group_name)
     for arn in group.target_group_arns:
         target_group = self.elbv2_backend.target_groups.get(arn)
@@ -140,7 +145,7 @@ def update_attached_target_groups(self: AutoScalingBackend, group_name: str) -> 
         try:
             self.elbv2_backend.register_targets(arn, [
                 {"Id": s.instance.id, "Port": target_group.port}
-                for s in group.instance_states if not _terminating(s)])
+                for s in group.instance_states if not _unregistered(s)])
         except TargetGroupNotFoundError:
             continue
     return None
