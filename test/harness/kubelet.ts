@@ -47,14 +47,15 @@ export class FakeKubelet {
     for (const t of this.reconcileTimers.values()) clearTimeout(t);
   }
 
-  /** Creates a Ready Node for an EC2 instance. */
-  async addNode(spec: { name: string; instanceId: string; availabilityZone: string; privateIp: string; labels?: Record<string, string> }): Promise<k8s.V1Node> {
+  /** Creates a Node for an EC2 instance, Ready unless `ready` says otherwise (a kubelet whose node is not Ready yet). */
+  async addNode(spec: { name: string; instanceId: string; availabilityZone: string; privateIp: string; labels?: Record<string, string>; ready?: 'True' | 'False' }): Promise<k8s.V1Node> {
     const node = await this.core.createNode({ body: {
       metadata: { name: spec.name, labels: { 'kubernetes.io/hostname': spec.name, ...spec.labels } },
       spec: { providerID: `aws:///${spec.availabilityZone}/${spec.instanceId}` },
     } });
-    this.nodes.set(spec.name, { ready: 'True', podCidrIndex: this.nodes.size + 1 });
-    await this.setNodeReady(spec.name, 'True', spec.privateIp);
+    const ready = spec.ready ?? 'True';
+    this.nodes.set(spec.name, { ready, podCidrIndex: this.nodes.size + 1 });
+    await this.setNodeReady(spec.name, ready, spec.privateIp);
     return node;
   }
 
@@ -87,6 +88,8 @@ export class FakeKubelet {
     /** PersistentVolumeClaims it mounts (see volumes.createVolume). */
     claims?: readonly string[];
     priorityClassName?: string;
+    /** false: Running but not Ready (a DaemonSet pod still starting); see setPodReady. */
+    ready?: boolean;
   }): Promise<k8s.V1Pod> {
     const pod = await this.core.createNamespacedPod({ namespace, body: {
       metadata: {
@@ -111,9 +114,16 @@ export class FakeKubelet {
     const now = new Date();
     pod.status = {
       phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: '172.31.0.1',
-      conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+      conditions: podConditions(spec.ready ?? true, now),
     };
     return this.core.replaceNamespacedPodStatus({ name: spec.name, namespace, body: pod });
+  }
+
+  /** Sets a pod's Ready (and ContainersReady) condition, as its kubelet does when its readiness probe passes. */
+  async setPodReady(namespace: string, name: string, ready: boolean): Promise<void> {
+    const pod = await this.core.readNamespacedPodStatus({ name, namespace });
+    pod.status = { ...pod.status, conditions: podConditions(ready, new Date()) };
+    await this.core.replaceNamespacedPodStatus({ name, namespace, body: pod });
   }
 
   /** Creates a PodDisruptionBudget whose status this kubelet keeps current. */
@@ -199,4 +209,10 @@ export class FakeKubelet {
       }
     }
   }
+}
+
+function podConditions(ready: boolean, now: Date): k8s.V1PodCondition[] {
+  return ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+    type, status: ready || type === 'PodScheduled' || type === 'Initialized' ? 'True' : 'False', lastTransitionTime: now,
+  }));
 }
