@@ -58,6 +58,10 @@ const ROWS = [
     ['Drain plan problems (before the first eviction)', 'timeseries', 'ops', [
       q(`sum by (kind) (${rate('lifecycle_manager_drain_plan_problems_total')})`, '{{kind}}'),
     ]],
+    ['Launches (--launch-hooks)', 'timeseries', 'ops', [
+      q(`sum by (result, reason) (${rate('lifecycle_manager_launches_total')})`, '{{result}} ({{reason}})'),
+      q('sum(lifecycle_manager_launching_instances_count§)', 'launching now'),
+    ]],
     ['Dry-run plans (--dry-run)', 'timeseries', 'ops', [
       q(`sum by (outcome) (${rate('lifecycle_manager_dry_run_plans_total')})`, '{{outcome}}'),
     ]],
