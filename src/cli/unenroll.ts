@@ -17,6 +17,7 @@ export function registerUnenroll(program: Command, env: Readonly<Record<string, 
     .option('--region <string>', 'AWS region of the queue and the Auto Scaling groups; falls back to $AWS_REGION')
     .option('--target-scaling-groups <list>', 'comma separated Auto Scaling group names to unenroll; repeatable', collect)
     .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
+    .option('--launch-hook-name <string>', 'name of the launch lifecycle hook (enroll --launch-hook), removed too where a group has it', 'lifecycle-manager-launch')
     .option('--queue-name <string>', 'the queue the hooks notify (hooks notifying another queue are left alone); required with --delete-queue')
     .option('--notification-role-name <string>', 'the notification role; required with --delete-role')
     .addOption(boolOption('--delete-queue', 'also delete the queue and its dead-letter queue (messages in them are lost)'))
@@ -28,6 +29,7 @@ export function registerUnenroll(program: Command, env: Readonly<Record<string, 
         region: options['region'] as string | undefined,
         targetScalingGroups: options['targetScalingGroups'] as string[],
         hookName: options['hookName'] as string,
+        launchHookName: options['launchHookName'] as string,
         queueName: options['queueName'] as string | undefined,
         notificationRoleName: options['notificationRoleName'] as string | undefined,
         deleteQueue: options['deleteQueue'] as string,

@@ -67,22 +67,24 @@ export async function applyEnrollment(plan: EnrollPlan, settings: EnrollSettings
   const dlq = await ensureQueue(plan.deadLetterQueue, () => deadLetterQueueAttributes(), aws, log, leftAsTheyAre, created, step, signal);
   const queue = await ensureQueue(plan.queue, () => queueAttributes(dlq.arn, plan.maxReceiveCount), aws, log, leftAsTheyAre, created, step, signal);
 
-  // 3. One termination hook per group.
+  // 3. One termination hook per group (and with --launch-hook one launch hook).
   const enrolledGroups: string[] = [];
-  for (const hook of plan.hooks) {
+  for (const hook of [...plan.hooks, ...plan.launchHooks]) {
+    const termination = hook.lifecycleTransition === TERMINATING_TRANSITION;
+    const which = termination ? 'lifecycle hook' : 'launch lifecycle hook';
     if (hook.action === 'keep' || hook.action === 'differs') {
-      reportExisting(log, leftAsTheyAre, hook.action, `lifecycle hook '${settings.hookName}' on '${hook.autoScalingGroupName}'`, hook.changes);
-      if (hook.notifiesQueue) enrolledGroups.push(hook.autoScalingGroupName);
+      reportExisting(log, leftAsTheyAre, hook.action, `lifecycle hook '${hook.lifecycleHookName}' on '${hook.autoScalingGroupName}'`, hook.changes);
+      if (hook.notifiesQueue && termination) enrolledGroups.push(hook.autoScalingGroupName);
       continue;
     }
-    log.info(hook.action === 'create' ? `creating lifecycle hook for '${hook.autoScalingGroupName}'` : `updating lifecycle hook for '${hook.autoScalingGroupName}': ${hook.changes.join('; ')}`);
+    log.info(hook.action === 'create' ? `creating ${which} for '${hook.autoScalingGroupName}'` : `updating ${which} for '${hook.autoScalingGroupName}': ${hook.changes.join('; ')}`);
     const request: PutHookRequest = {
-      autoScalingGroupName: hook.autoScalingGroupName, lifecycleHookName: settings.hookName, lifecycleTransition: TERMINATING_TRANSITION,
-      heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult: settings.defaultResult,
+      autoScalingGroupName: hook.autoScalingGroupName, lifecycleHookName: hook.lifecycleHookName, lifecycleTransition: hook.lifecycleTransition,
+      heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult: hook.defaultResult,
       notificationTargetArn: queue.arn, roleArn,
     };
     await step('failed to put lifecycle hook', () => putHook(hook, request, roleIsFresh || plan.queue.action === 'create', aws, log, signal, options));
-    enrolledGroups.push(hook.autoScalingGroupName);
+    if (termination) enrolledGroups.push(hook.autoScalingGroupName);
   }
   log.info(`successfully enrolled ${enrolledGroups.length} scaling groups`);
   if (leftAsTheyAre.length > 0) log.warn(`${leftAsTheyAre.length} existing resource(s) differ from this request and were left as they are; re-run with --overwrite to update them`);

@@ -7,6 +7,7 @@ import type { HookState, QueueState, RoleState, Tags } from './ports.js';
 
 export const MANAGED_BY_TAG = { key: 'managed-by', value: 'lifecycle-manager' } as const;
 export const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+export const LAUNCHING_TRANSITION = 'autoscaling:EC2_INSTANCE_LAUNCHING';
 export const DEFAULT_HOOK_NAME = 'lifecycle-manager';
 export const ROLE_DESCRIPTION = 'Role used by lifecycle-manager for sending hooks from autoscaling to SQS';
 export const AUTOSCALING_SERVICE_PRINCIPAL = 'autoscaling.amazonaws.com';
@@ -157,12 +158,15 @@ export interface WantedHook {
   readonly defaultResult: 'CONTINUE' | 'ABANDON';
   readonly queueName: string;
   readonly roleName: string;
+  /** Default: a termination hook. */
+  readonly lifecycleTransition?: string;
 }
 
 /** What differs between an existing hook and the wanted one, in words; empty when it is up to date. */
 export function hookDifferences(hook: HookState, wanted: WantedHook): string[] {
   const out: string[] = [];
-  if (hook.lifecycleTransition !== TERMINATING_TRANSITION) out.push(`transition ${hook.lifecycleTransition} → ${TERMINATING_TRANSITION}`);
+  const transition = wanted.lifecycleTransition ?? TERMINATING_TRANSITION;
+  if (hook.lifecycleTransition !== transition) out.push(`transition ${hook.lifecycleTransition} → ${transition}`);
   if (hook.heartbeatTimeoutSeconds !== wanted.heartbeatTimeoutSeconds) out.push(`HeartbeatTimeout ${hook.heartbeatTimeoutSeconds} → ${wanted.heartbeatTimeoutSeconds}`);
   if (hook.defaultResult !== wanted.defaultResult) out.push(`DefaultResult ${hook.defaultResult} → ${wanted.defaultResult}`);
   if (arnName(hook.notificationTargetArn) !== wanted.queueName) out.push(`target ${arnName(hook.notificationTargetArn) ?? 'none'} → ${wanted.queueName}`);

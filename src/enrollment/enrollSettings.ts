@@ -19,6 +19,8 @@ export interface EnrollFlags {
   readonly overwrite?: string | boolean;
   readonly dryRun?: string | boolean;
   readonly clusterName?: string;
+  readonly launchHook?: string | boolean;
+  readonly launchHookName?: string;
 }
 
 /** The validated `enroll` request. */
@@ -36,7 +38,12 @@ export interface EnrollSettings {
   readonly dryRun: boolean;
   /** The queue is shared between clusters (serve --cluster-name): its redrive policy is sized for them. */
   readonly clusterName: string | undefined;
+  /** --launch-hook: the name of the launch hook to put on each group as well (serve --launch-hooks); undefined without. */
+  readonly launchHookName: string | undefined;
 }
+
+/** A launch hook's DefaultResult: with serve down, launches go on as if no hook were there (ABANDON would stop all scale-out). */
+export const LAUNCH_HOOK_DEFAULT_RESULT = 'CONTINUE';
 
 /** Validates every flag at once; throws a ConfigError listing each problem. */
 export function validateEnrollFlags(flags: EnrollFlags, env: Env): EnrollSettings {
@@ -53,7 +60,12 @@ export function validateEnrollFlags(flags: EnrollFlags, env: Env): EnrollSetting
     overwrite: boolFrom('overwrite', flags.overwrite ?? false, problems),
     dryRun: boolFrom('dry-run', flags.dryRun ?? false, problems),
     clusterName: clusterNameFrom(flags.clusterName, problems),
+    launchHookName: boolFrom('launch-hook', flags.launchHook ?? false, problems)
+      ? hookNameFrom(flags.launchHookName ?? 'lifecycle-manager-launch', problems) : undefined,
   };
+  if (settings.launchHookName !== undefined && settings.launchHookName === settings.hookName) {
+    problems.push(`--launch-hook-name must differ from --hook-name (both are "${settings.hookName}"): a group's hooks are told apart by name`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;
 }

@@ -13,6 +13,8 @@ export interface Observed {
   readonly existingGroups: ReadonlySet<string>;
   /** The hook of that name on each existing group, when it has one. */
   readonly hooks: ReadonlyMap<string, HookState | undefined>;
+  /** With a launch hook name (enroll --launch-hook): the hook of that name on each existing group; else empty. */
+  readonly launchHooks: ReadonlyMap<string, HookState | undefined>;
   /** With a cluster name: every cluster whose groups' hooks notify the queue, these groups' and that one included. */
   readonly sharingClusters?: readonly string[];
 }
@@ -21,7 +23,7 @@ const HOOK_READS_IN_FLIGHT = 5;
 
 /** Reads the role, both queues, the groups and their hooks. Read-only. */
 export async function observeInstallation(
-  request: { readonly roleName: string | undefined; readonly queueName: string | undefined; readonly groupNames: readonly string[]; readonly hookName: string; readonly clusterName?: string | undefined },
+  request: { readonly roleName: string | undefined; readonly queueName: string | undefined; readonly groupNames: readonly string[]; readonly hookName: string; readonly clusterName?: string | undefined; readonly launchHookName?: string | undefined },
   aws: AwsAdmin,
   signal: AbortSignal,
 ): Promise<Observed> {
@@ -34,8 +36,13 @@ export async function observeInstallation(
     : new Set<string>();
   const present = request.groupNames.filter((g) => existingGroups.has(g));
   const found = await attempt('failed to describe lifecycle hooks', () => mapBounded(present, HOOK_READS_IN_FLIGHT, async (g) => (await aws.hooks.describeHooks(g, request.hookName, signal))[0]));
+  const launchName = request.launchHookName;
+  const launchFound = launchName
+    ? await attempt('failed to describe lifecycle hooks', () => mapBounded(present, HOOK_READS_IN_FLIGHT, async (g) => (await aws.hooks.describeHooks(g, launchName, signal))[0]))
+    : [];
   const sharingClusters = request.clusterName && request.queueName
     ? await attempt('failed to find the clusters sharing the queue', () => clustersSharingQueue(aws.hooks, request.queueName!, { groups: present, cluster: request.clusterName }, signal))
     : undefined;
-  return { role, queue, deadLetterQueue, existingGroups, hooks: new Map(present.map((g, i) => [g, found[i]])), ...(sharingClusters ? { sharingClusters } : {}) };
+  return { role, queue, deadLetterQueue, existingGroups, hooks: new Map(present.map((g, i) => [g, found[i]])),
+    launchHooks: new Map(launchName ? present.map((g, i) => [g, launchFound[i]]) : []), ...(sharingClusters ? { sharingClusters } : {}) };
 }

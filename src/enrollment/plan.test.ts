@@ -7,15 +7,33 @@ import { describePlan, planEnrollment, siblingArn } from './plan.js';
 
 const settings: EnrollSettings = {
   region: 'us-east-1', queueName: 'lm', roleName: 'lm-role', groupNames: ['a', 'b'], heartbeatTimeoutSeconds: 300,
-  defaultResult: 'CONTINUE', hookName: 'lifecycle-manager', tags: {}, overwrite: false, dryRun: true, clusterName: undefined,
+  defaultResult: 'CONTINUE', hookName: 'lifecycle-manager', tags: {}, overwrite: false, dryRun: true, clusterName: undefined, launchHookName: undefined,
 };
 
 async function plan(aws: FakeAwsAdmin, s: EnrollSettings = settings) {
-  const observed = await observeInstallation({ roleName: s.roleName, queueName: s.queueName, groupNames: s.groupNames, hookName: s.hookName, clusterName: s.clusterName }, aws, new AbortController().signal);
+  const observed = await observeInstallation({ roleName: s.roleName, queueName: s.queueName, groupNames: s.groupNames, hookName: s.hookName, clusterName: s.clusterName, launchHookName: s.launchHookName }, aws, new AbortController().signal);
   return planEnrollment(s, observed);
 }
 
 describe('planEnrollment', () => {
+  it('with --launch-hook plans a launch hook per group too, DefaultResult CONTINUE whatever --default-result says, and keeps one that is up to date', async () => {
+    const aws = new FakeAwsAdmin({ groups: ['a', 'b'] });
+    aws.addHook({ autoScalingGroupName: 'b', lifecycleHookName: 'lm-launch', lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', defaultResult: 'CONTINUE', notificationTargetArn: 'arn:aws:sqs:us-east-1:123456789012:lm', roleArn: 'arn:aws:iam::123456789012:role/lm-role' });
+    const s = { ...settings, defaultResult: 'ABANDON' as const, launchHookName: 'lm-launch' };
+    const p = await plan(aws, s);
+    expect(p.hooks.map((h) => [h.lifecycleHookName, h.action, h.defaultResult])).toEqual([['lifecycle-manager', 'create', 'ABANDON'], ['lifecycle-manager', 'create', 'ABANDON']]);
+    expect(p.launchHooks.map((h) => [h.autoScalingGroupName, h.lifecycleHookName, h.lifecycleTransition, h.action, h.defaultResult])).toEqual([
+      ['a', 'lm-launch', 'autoscaling:EC2_INSTANCE_LAUNCHING', 'create', 'CONTINUE'],
+      ['b', 'lm-launch', 'autoscaling:EC2_INSTANCE_LAUNCHING', 'keep', 'CONTINUE'],
+    ]);
+    expect(describePlan(p, s).slice(-2)).toEqual([
+      'create lifecycle hook \'lm-launch\' on \'a\' (autoscaling:EC2_INSTANCE_LAUNCHING, HeartbeatTimeout 300s, DefaultResult CONTINUE, notifying \'lm\')',
+      'keep lifecycle hook \'lm-launch\' on \'b\' (exists, up to date)',
+    ]);
+    // Without --launch-hook no launch hook is looked at or planned.
+    expect((await plan(aws)).launchHooks).toEqual([]);
+  });
+
   it('plans a fresh installation and describes it without touching AWS (dry run)', async () => {
     const aws = new FakeAwsAdmin({ groups: ['a', 'b'] });
     const p = await plan(aws);
@@ -45,8 +63,8 @@ describe('planEnrollment', () => {
     expect(p.queue).toMatchObject({ action: 'differs' });
     expect(p.queue.changes).toEqual(['VisibilityTimeout 30 → 60', 'MessageRetentionPeriod 345600 → 172800', 'SqsManagedSseEnabled unset → true', 'RedrivePolicy unset → lm-dlq after 5 receives']);
     expect(p.hooks).toEqual([
-      { action: 'differs', autoScalingGroupName: 'a', changes: ['DefaultResult ABANDON → CONTINUE'], notifiesQueue: true },
-      { action: 'differs', autoScalingGroupName: 'b', changes: ['target someone-else → lm'], notifiesQueue: false },
+      { action: 'differs', autoScalingGroupName: 'a', lifecycleHookName: 'lifecycle-manager', lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', defaultResult: 'CONTINUE', changes: ['DefaultResult ABANDON → CONTINUE'], notifiesQueue: true },
+      { action: 'differs', autoScalingGroupName: 'b', lifecycleHookName: 'lifecycle-manager', lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', defaultResult: 'CONTINUE', changes: ['target someone-else → lm'], notifiesQueue: false },
     ]);
     expect(p.problems).toEqual([]);
     const overwrite = await plan(aws, { ...settings, overwrite: true });

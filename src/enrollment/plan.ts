@@ -3,13 +3,13 @@
  * what a real run would do.
  */
 import {
-  DLQ_RETENTION_SECONDS, arnName, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
+  DLQ_RETENTION_SECONDS, LAUNCHING_TRANSITION, arnName, QUEUE_RETENTION_SECONDS, QUEUE_VISIBILITY_TIMEOUT_SECONDS, TERMINATING_TRANSITION,
   attributeDifferences, deadLetterQueueAttributes, deadLetterQueueName, hookDifferences, missingTags, notificationPolicyArn,
   maxReceiveCountFor, parseRedrivePolicy, queueAttributes, resourceTags, roleDifferences, trustsAutoScaling,
 } from './desired.js';
-import type { EnrollSettings } from './enrollSettings.js';
+import { LAUNCH_HOOK_DEFAULT_RESULT, type EnrollSettings } from './enrollSettings.js';
 import type { Observed } from './observe.js';
-import type { QueueState, Tags } from './ports.js';
+import type { HookState, QueueState, Tags } from './ports.js';
 
 /**
  * create: does not exist yet. update: exists and differs; --overwrite given. keep: exists as wanted.
@@ -42,6 +42,9 @@ export interface QueueStep {
 export interface HookStep {
   readonly action: StepAction;
   readonly autoScalingGroupName: string;
+  readonly lifecycleHookName: string;
+  readonly lifecycleTransition: string;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
   readonly changes: readonly string[];
   /** After the step, the group's hook sends termination notifications to the queue (maybe with other settings). */
   readonly notifiesQueue: boolean;
@@ -53,6 +56,8 @@ export interface EnrollPlan {
   readonly deadLetterQueue: QueueStep;
   readonly queue: QueueStep;
   readonly hooks: readonly HookStep[];
+  /** With --launch-hook: one launch hook per group (DefaultResult CONTINUE), notifying the same queue. */
+  readonly launchHooks: readonly HookStep[];
   /** Receives before a message moves to the dead-letter queue (more when the queue is shared between clusters). */
   readonly maxReceiveCount: number;
   /** With --cluster-name: the clusters found sharing the queue. */
@@ -81,16 +86,24 @@ export function planEnrollment(settings: EnrollSettings, observed: Observed): En
   const maxReceiveCount = maxReceiveCountFor(observed.sharingClusters);
   const queue = planQueue(settings.queueName, observed.queue, queueAttributes(dlqArn ?? '', maxReceiveCount), tags, settings.overwrite);
 
-  const wanted = { lifecycleHookName: settings.hookName, heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult: settings.defaultResult, queueName: settings.queueName, roleName: settings.roleName };
-  const hooks = settings.groupNames.filter((g) => observed.existingGroups.has(g)).map((g): HookStep => {
-    const hook = observed.hooks.get(g);
-    if (!hook) return { action: 'create', autoScalingGroupName: g, changes: [], notifiesQueue: true };
-    const changes = hookDifferences(hook, wanted);
-    const action = changes.length === 0 ? 'keep' : settings.overwrite ? 'update' : 'differs';
-    const notifiesQueue = action !== 'differs' || (hook.lifecycleTransition === TERMINATING_TRANSITION && arnName(hook.notificationTargetArn) === settings.queueName);
-    return { action, autoScalingGroupName: g, changes, notifiesQueue };
-  });
-  return { role, policy, deadLetterQueue, queue, hooks, maxReceiveCount, sharingClusters: observed.sharingClusters, problems };
+  const present = settings.groupNames.filter((g) => observed.existingGroups.has(g));
+  const planHooks = (name: string, transition: string, defaultResult: 'CONTINUE' | 'ABANDON', found: ReadonlyMap<string, HookState | undefined>): HookStep[] => {
+    const wanted = { lifecycleHookName: name, heartbeatTimeoutSeconds: settings.heartbeatTimeoutSeconds, defaultResult, queueName: settings.queueName, roleName: settings.roleName, lifecycleTransition: transition };
+    return present.map((g): HookStep => {
+      const step = { autoScalingGroupName: g, lifecycleHookName: name, lifecycleTransition: transition, defaultResult };
+      const hook = found.get(g);
+      if (!hook) return { ...step, action: 'create', changes: [], notifiesQueue: true };
+      const changes = hookDifferences(hook, wanted);
+      const action = changes.length === 0 ? 'keep' : settings.overwrite ? 'update' : 'differs';
+      const notifiesQueue = action !== 'differs' || (hook.lifecycleTransition === transition && arnName(hook.notificationTargetArn) === settings.queueName);
+      return { ...step, action, changes, notifiesQueue };
+    });
+  };
+  const hooks = planHooks(settings.hookName, TERMINATING_TRANSITION, settings.defaultResult, observed.hooks);
+  const launchHooks = settings.launchHookName
+    ? planHooks(settings.launchHookName, LAUNCHING_TRANSITION, LAUNCH_HOOK_DEFAULT_RESULT, observed.launchHooks)
+    : [];
+  return { role, policy, deadLetterQueue, queue, hooks, launchHooks, maxReceiveCount, sharingClusters: observed.sharingClusters, problems };
 }
 
 function planRole(settings: EnrollSettings, observed: Observed, tags: Tags): RoleStep {
@@ -145,6 +158,6 @@ export function describePlan(plan: EnrollPlan, settings: EnrollSettings): string
     plan.policy.action === 'create' ? `attach policy '${plan.policy.policyArn}' to role '${plan.role.name}'` : `keep policy '${plan.policy.policyArn}' attached to role '${plan.role.name}'`,
     verb(plan.deadLetterQueue, `SQS queue '${plan.deadLetterQueue.name}'`, ` (dead-letter queue, SSE-SQS, retention ${DLQ_RETENTION_SECONDS}s, tags ${tagText})`),
     verb(plan.queue, `SQS queue '${plan.queue.name}'`, ` (visibility timeout ${QUEUE_VISIBILITY_TIMEOUT_SECONDS}s, retention ${QUEUE_RETENTION_SECONDS}s, SSE-SQS, redrive to '${plan.deadLetterQueue.name}' after ${plan.maxReceiveCount} receives${plan.sharingClusters ? `, sized for ${Math.max(2, plan.sharingClusters.length)} clusters sharing it` : ''}, tags ${tagText})`),
-    ...plan.hooks.map((h) => verb(h, `lifecycle hook '${settings.hookName}' on '${h.autoScalingGroupName}'`, ` (${TERMINATING_TRANSITION}, HeartbeatTimeout ${settings.heartbeatTimeoutSeconds}s, DefaultResult ${settings.defaultResult}, notifying '${settings.queueName}')`)),
+    ...[...plan.hooks, ...plan.launchHooks].map((h) => verb(h, `lifecycle hook '${h.lifecycleHookName}' on '${h.autoScalingGroupName}'`, ` (${h.lifecycleTransition}, HeartbeatTimeout ${settings.heartbeatTimeoutSeconds}s, DefaultResult ${h.defaultResult}, notifying '${settings.queueName}')`)),
   ];
 }

@@ -6,7 +6,7 @@ import { runUnenroll } from './unenroll.js';
 import type { UnenrollSettings } from './unenrollSettings.js';
 
 const settings: UnenrollSettings = {
-  region: 'us-east-1', groupNames: ['a', 'b', 'gone'], hookName: 'lifecycle-manager', queueName: 'lm', roleName: 'lm-role',
+  region: 'us-east-1', groupNames: ['a', 'b', 'gone'], hookName: 'lifecycle-manager', launchHookName: 'lifecycle-manager-launch', queueName: 'lm', roleName: 'lm-role',
   deleteQueue: false, deleteRole: false, dryRun: false,
 };
 const ARN = 'arn:aws:sqs:us-east-1:123456789012:';
@@ -24,6 +24,14 @@ function installed(): FakeAwsAdmin {
 const run = (aws: FakeAwsAdmin, s: Partial<UnenrollSettings> = {}) => runUnenroll({ ...settings, ...s }, aws, silentLogger, new AbortController().signal);
 
 describe('runUnenroll', () => {
+  it('removes the launch hook (enroll --launch-hook) with the termination hook, so no launch waits on a queue that is gone', async () => {
+    const aws = installed();
+    aws.addHook({ autoScalingGroupName: 'a', lifecycleHookName: 'lifecycle-manager-launch', lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', notificationTargetArn: `${ARN}lm` });
+    expect(await run(aws)).toEqual({ removedHooks: ['a'], deletedQueues: [], deletedRole: false });
+    expect(aws.mutations()).toEqual(['deleteHook a', 'deleteHook a']);
+    expect(aws.groups.get('a')!.size).toBe(0);
+  });
+
   it('removes only the hooks that notify this queue and keeps queue and role unless asked', async () => {
     const aws = installed();
     expect(await run(aws)).toEqual({ removedHooks: ['a'], deletedQueues: [], deletedRole: false });

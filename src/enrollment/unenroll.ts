@@ -25,19 +25,23 @@ export async function runUnenroll(settings: UnenrollSettings, aws: AwsAdmin, log
       log.info(`Auto Scaling group '${group}' not found; nothing to remove`);
       continue;
     }
-    const [hook] = await attempt('failed to describe lifecycle hooks', () => aws.hooks.describeHooks(group, settings.hookName, signal));
-    if (!hook) {
-      log.info(`no lifecycle hook '${settings.hookName}' on '${group}'; nothing to remove`);
-      continue;
+    // The termination hook, then the launch hook (enroll --launch-hook), which is left silently when absent: a launch
+    // hook whose queue is deleted would hold every launch until its HeartbeatTimeout.
+    for (const hookName of [settings.hookName, settings.launchHookName]) {
+      const [hook] = await attempt('failed to describe lifecycle hooks', () => aws.hooks.describeHooks(group, hookName, signal));
+      if (!hook) {
+        if (hookName === settings.hookName) log.info(`no lifecycle hook '${hookName}' on '${group}'; nothing to remove`);
+        continue;
+      }
+      const target = arnName(hook.notificationTargetArn);
+      if (settings.queueName && target !== settings.queueName) {
+        log.warn(`lifecycle hook '${hookName}' on '${group}' notifies '${target ?? 'nothing'}', not '${settings.queueName}'; left in place`);
+        continue;
+      }
+      log.info(`${deleting} lifecycle hook '${hookName}' from '${group}'`);
+      if (!settings.dryRun) await attempt('failed to delete lifecycle hook', () => aws.hooks.deleteHook(group, hookName, signal));
+      if (!removedHooks.includes(group)) removedHooks.push(group);
     }
-    const target = arnName(hook.notificationTargetArn);
-    if (settings.queueName && target !== settings.queueName) {
-      log.warn(`lifecycle hook '${settings.hookName}' on '${group}' notifies '${target ?? 'nothing'}', not '${settings.queueName}'; left in place`);
-      continue;
-    }
-    log.info(`${deleting} lifecycle hook '${settings.hookName}' from '${group}'`);
-    if (!settings.dryRun) await attempt('failed to delete lifecycle hook', () => aws.hooks.deleteHook(group, settings.hookName, signal));
-    removedHooks.push(group);
   }
 
   const deletedQueues: string[] = [];

@@ -7,6 +7,7 @@ export interface UnenrollFlags {
   readonly notificationRoleName?: string;
   readonly targetScalingGroups?: readonly string[];
   readonly hookName?: string;
+  readonly launchHookName?: string;
   readonly deleteQueue?: string | boolean;
   readonly deleteRole?: string | boolean;
   readonly dryRun?: string | boolean;
@@ -16,6 +17,8 @@ export interface UnenrollSettings {
   readonly region: string;
   readonly groupNames: readonly string[];
   readonly hookName: string;
+  /** The launch hook enroll --launch-hook puts; removed too when a group has it. */
+  readonly launchHookName: string;
   /** When given, only hooks that notify this queue are removed. */
   readonly queueName: string | undefined;
   readonly roleName: string | undefined;
@@ -29,6 +32,7 @@ export function validateUnenrollFlags(flags: UnenrollFlags, env: Env): UnenrollS
   const region = regionFrom(flags.region, env, problems);
   const groupNames = groupNamesFrom(flags.targetScalingGroups, problems, false);
   const hookName = hookNameFrom(flags.hookName ?? 'lifecycle-manager', problems);
+  const launchHookName = hookNameFrom(flags.launchHookName ?? 'lifecycle-manager-launch', problems);
   const deleteQueue = boolFrom('delete-queue', flags.deleteQueue ?? false, problems);
   const deleteRole = boolFrom('delete-role', flags.deleteRole ?? false, problems);
   const dryRun = boolFrom('dry-run', flags.dryRun ?? false, problems);
@@ -38,5 +42,5 @@ export function validateUnenrollFlags(flags: UnenrollFlags, env: Env): UnenrollS
     problems.push('nothing to do: give --target-scaling-groups, --delete-queue or --delete-role');
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { region, groupNames, hookName, queueName: queueName || undefined, roleName: roleName || undefined, deleteQueue, deleteRole, dryRun };
+  return { region, groupNames, hookName, launchHookName, queueName: queueName || undefined, roleName: roleName || undefined, deleteQueue, deleteRole, dryRun };
 }

@@ -137,6 +137,25 @@ describe('enroll', () => {
     expect(await hookOf(i.groups[0]!)).toBeUndefined();
   });
 
+  it('with --launch-hook also puts a launch hook on each group (DefaultResult CONTINUE whatever --default-result says) and prints serve --launch-hooks', async () => {
+    const i = await installation(2);
+    const run = await cli(...enrollArgs(i, '--launch-hook', '--default-result', 'ABANDON', '--heartbeat-timeout', '120'));
+    expect(run.code).toBe(0);
+    for (const g of i.groups) {
+      const hooks = (await aws.autoScaling.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: g }))).LifecycleHooks ?? [];
+      expect(hooks.map((h) => [h.LifecycleHookName, h.LifecycleTransition, h.DefaultResult, h.HeartbeatTimeout, h.NotificationTargetARN?.split(':').pop()]).sort()).toEqual([
+        ['lifecycle-manager', 'autoscaling:EC2_INSTANCE_TERMINATING', 'ABANDON', 120, i.queue],
+        ['lifecycle-manager-launch', 'autoscaling:EC2_INSTANCE_LAUNCHING', 'CONTINUE', 120, i.queue],
+      ]);
+    }
+    expect(run.stdout).toContain(`lifecycle-manager serve --region ${REGION} --queue-name ${i.queue} --launch-hooks`);
+    expect(run.errorLines.filter((l) => l.includes('creating launch lifecycle hook'))).toHaveLength(2);
+    // A re-run keeps both.
+    const again = await cli(...enrollArgs(i, '--launch-hook', '--default-result', 'ABANDON', '--heartbeat-timeout', '120', '--dry-run'));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`would keep lifecycle hook 'lifecycle-manager-launch' on '${i.groups[0]}' (exists, up to date)`);
+  });
+
   it('rejects a heartbeat timeout AWS would refuse, before calling AWS', async () => {
     const i = await installation(1);
     const run = await cli(...enrollArgs(i, '--heartbeat-timeout', '10'));
