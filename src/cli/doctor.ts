@@ -21,7 +21,7 @@ import { SERVE_FLAGS } from './serveFlags.js';
 const DOCTOR_TIMEOUT_MS = 2 * 60_000;
 const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** serve's flags that decide whether an installation fits; doctor takes them with serve's names and defaults. */
-const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'volume-detach-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
+const SERVE_FLAGS_CHECKED = ['launch-hooks', 'launch-timeout', 'local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'volume-detach-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
 
 /** `doctor`: checks a running or planned installation and prints a ✓/✗ table with a fix for each ✗. */
 export function registerDoctor(program: Command, env: Readonly<Record<string, string | undefined>>): void {
@@ -31,7 +31,8 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
       'Checks a running or planned installation and prints one row per check (✓ passed, ✗ failed with its fix,',
       '– skipped with the reason); exits 1 when any check failed. It checks: the queue is reachable; its',
       'dead-letter queue; that a crashed replica\'s message comes back before a hook can expire; each hook\'s target,',
-      'HeartbeatTimeout and DefaultResult against the drain budget of the serve flags given here; the IAM',
+      'HeartbeatTimeout and DefaultResult against the drain budget of the serve flags given here (with --launch-hooks, each',
+      'group\'s launch hook against --launch-timeout); the IAM',
       'permissions serve needs (iam:SimulatePrincipalPolicy, skipped where unavailable); and every Kubernetes',
       'permission serve uses (SelfSubjectAccessReview, as the identity of --local-mode or the in-cluster account).',
     ].join(' '))
@@ -40,6 +41,7 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
     .option('--target-scaling-groups <list>', 'comma separated groups that should be enrolled; default: every group with a hook notifying the queue', collect)
     .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
     .option('--default-result <string>', 'the DefaultResult the hooks should have (CONTINUE or ABANDON)', 'CONTINUE')
+    .option('--launch-hook-name <string>', 'with --launch-hooks: name of the launch lifecycle hook each group should have (enroll --launch-hook)', 'lifecycle-manager-launch')
     .option('--principal-arn <string>', 'ARN of the IAM role or user serve runs as (e.g. its IRSA role); default: the identity running doctor')
     .option('--node <name>', 'also print the drain plan for this Node now (its pods by eviction tier; PodDisruptionBudgets allowing no disruption, grace periods longer than the drain budget, pods without a controller, emptyDir data), failing when it has problems; without --queue-name only that is checked');
   for (const name of SERVE_FLAGS_CHECKED) {
@@ -65,6 +67,7 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
       visibilityTimeout: str('visibilityTimeout'), pollingInterval: str('pollingInterval'),
       withDeregister: str('withDeregister'), deregisterTargetTypes: str('deregisterTargetTypes'),
       nodeJoinTimeout: str('nodeJoinTimeout'), deregistrationTimeout: str('deregistrationTimeout'), volumeDetachTimeout: str('volumeDetachTimeout'), clusterName: str('clusterName'),
+      launchHooks: str('launchHooks'), launchTimeout: str('launchTimeout'), launchHookName: str('launchHookName'),
     } satisfies DoctorFlags, env);
     await runAwsCommand({ name: 'doctor', region: settings.region, timeoutMs: DOCTOR_TIMEOUT_MS, rerunSafe: false }, async (aws, signal) => {
       const deps: DoctorDeps = { aws, simulator: aws.simulator, reviewer: accessReviewer(settings.localMode, env) };

@@ -11,7 +11,7 @@ const settings: DoctorSettings = {
   region: 'us-east-1', queueName: 'lm', groupNames: ['a'], hookName: 'lifecycle-manager', expectedDefaultResult: 'CONTINUE',
   principalArn: undefined, localMode: '', leaseNamespace: 'lifecycle-manager',
   drain: { drainTimeoutSeconds: 300, drainRetries: 3, drainIntervalSeconds: 30, maxTerminationGracePeriodSeconds: 900, maxTimeToProcessSeconds: 3600, nodeJoinTimeoutSeconds: 120, deregistrationTimeoutSeconds: 600 },
-  visibilityTimeoutSeconds: 60, pollingIntervalSeconds: 10, withDeregister: true, deregisterTargetTypes: ['target-group', 'classic-elb'], clusterName: undefined,
+  visibilityTimeoutSeconds: 60, pollingIntervalSeconds: 10, withDeregister: true, deregisterTargetTypes: ['target-group', 'classic-elb'], clusterName: undefined, launch: undefined,
 };
 const ARN = 'arn:aws:sqs:us-east-1:123456789012:';
 const KUBE = servicePermissions('lifecycle-manager');
@@ -32,6 +32,24 @@ const failures = (results: CheckResult[]) => results.filter((r) => r.status === 
 const row = (results: CheckResult[], check: string) => results.find((r) => r.check === check);
 
 describe('evaluateInstallation', () => {
+  it('with --launch-hooks checks each group\'s launch hook: present, for launches, notifying the queue, longer than --launch-timeout, CONTINUE by default', () => {
+    const launch = { hookName: 'lifecycle-manager-launch', timeoutSeconds: 600 };
+    const launchHook: HookState = { ...hook, lifecycleHookName: 'lifecycle-manager-launch', lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' };
+    const withLaunch = (h: HookState | undefined): DoctorFacts => ({ ...healthy, launchHooks: { kind: 'listed', groups: [{ autoScalingGroupName: 'a', hook: h }], missingGroups: [], scanned: false } });
+    const good = evaluateInstallation({ ...settings, launch }, withLaunch(launchHook));
+    expect(failures(good)).toEqual([]);
+    expect(good.filter((r) => r.check.startsWith('launch')).map((r) => r.check)).toEqual(['launch hook on \'a\'', 'launch hook timeout on \'a\'', 'launch default result on \'a\'']);
+    expect(row(evaluateInstallation({ ...settings, launch }, withLaunch(undefined)), 'launch hook on \'a\'')).toEqual({ status: 'fail', check: 'launch hook on \'a\'',
+      detail: 'no lifecycle hook \'lifecycle-manager-launch\': serve --launch-hooks never sees this group\'s launches',
+      fix: 'lifecycle-manager enroll --region us-east-1 --queue-name lm --notification-role-name lm-role --target-scaling-groups a --launch-hook' });
+    const short = evaluateInstallation({ ...settings, launch }, withLaunch({ ...launchHook, heartbeatTimeoutSeconds: 5, globalTimeoutSeconds: 500 }));
+    expect(row(short, 'launch hook timeout on \'a\'')).toMatchObject({ status: 'fail', detail: 'AWS ends a launch after 500s (applying CONTINUE), before --launch-timeout 600s plus 30s to complete' });
+    expect(row(evaluateInstallation({ ...settings, launch }, withLaunch({ ...launchHook, defaultResult: 'ABANDON' })), 'launch default result on \'a\'')?.status).toBe('fail');
+    expect(row(evaluateInstallation({ ...settings, launch }, withLaunch(hook)), 'launch hook on \'a\'')?.detail).toBe('\'lifecycle-manager-launch\' is for autoscaling:EC2_INSTANCE_TERMINATING');
+    // Without --launch-hooks nothing about launch hooks is reported.
+    expect(evaluateInstallation(settings, withLaunch(undefined)).filter((r) => r.check.startsWith('launch'))).toEqual([]);
+  });
+
   it('passes every check of a healthy installation', () => {
     const results = evaluateInstallation(settings, healthy);
     expect(failures(results)).toEqual([]);

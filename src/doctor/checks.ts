@@ -9,6 +9,7 @@ import type { DoctorSettings } from './doctorSettings.js';
 import { OWN_RECEIVES, requiredMaxReceiveCount } from '../lifecycle/clusterScope.js';
 import { budgetTerms, heartbeatTimeoutFor, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import type { DoctorFacts, GroupHook } from './facts.js';
+import { launchHookChecks } from './launchChecks.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -40,6 +41,7 @@ export function evaluateInstallation(given: DoctorSettings, facts: DoctorFacts):
     visibilityCheck(settings, hooks),
     redriveCheck(settings, facts),
     ...hookChecks(settings, facts),
+    ...launchHookChecks(settings, facts, enrollCommand),
     budgetCheck(settings),
     iamCheck(facts),
     ...rbacChecks(facts),
@@ -47,7 +49,7 @@ export function evaluateInstallation(given: DoctorSettings, facts: DoctorFacts):
 }
 
 /** What the fixes are written from: the settings, plus the notification role when a hook names it. */
-type FixSettings = DoctorSettings & { readonly roleName?: string | undefined };
+export type FixSettings = DoctorSettings & { readonly roleName?: string | undefined };
 
 /** The enroll command that creates or repairs this installation. */
 export function enrollCommand(settings: FixSettings, options: { groups?: readonly string[]; heartbeatTimeoutSeconds?: number; overwrite?: boolean; role?: string; defaultResult?: boolean } = {}): string {
@@ -58,6 +60,7 @@ export function enrollCommand(settings: FixSettings, options: { groups?: readonl
     ...(options.heartbeatTimeoutSeconds ? [`--heartbeat-timeout ${options.heartbeatTimeoutSeconds}`] : []),
     ...(options.defaultResult || settings.expectedDefaultResult !== 'CONTINUE' ? [`--default-result ${settings.expectedDefaultResult}`] : []),
     ...(settings.hookName !== 'lifecycle-manager' ? [`--hook-name ${settings.hookName}`] : []),
+    ...(settings.launch ? ['--launch-hook', ...(settings.launch.hookName !== 'lifecycle-manager-launch' ? [`--launch-hook-name ${settings.launch.hookName}`] : [])] : []),
     ...(options.overwrite ? ['--overwrite'] : []),
   ].join(' ');
 }

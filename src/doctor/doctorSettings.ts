@@ -34,6 +34,16 @@ export interface DoctorFlags {
   readonly volumeDetachTimeout?: string;
   /** serve's --cluster-name: the queue is shared, and its redrive policy must survive the clusters sharing it. */
   readonly clusterName?: string;
+  /** serve's --launch-hooks and --launch-timeout, and the launch hook's name (enroll --launch-hook-name). */
+  readonly launchHooks?: string | boolean;
+  readonly launchTimeout?: string;
+  readonly launchHookName?: string;
+}
+
+/** With serve --launch-hooks: the launch hook each group should have, and how long serve waits for a Node. */
+export interface LaunchHookSettings {
+  readonly hookName: string;
+  readonly timeoutSeconds: number;
 }
 
 export interface DoctorSettings {
@@ -54,6 +64,8 @@ export interface DoctorSettings {
   readonly withDeregister: boolean;
   readonly deregisterTargetTypes: readonly string[];
   readonly clusterName: string | undefined;
+  /** undefined without --launch-hooks: launch hooks are not checked. */
+  readonly launch: LaunchHookSettings | undefined;
 }
 
 export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSettings {
@@ -95,6 +107,12 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
     withDeregister,
     deregisterTargetTypes: [...new Set(types)],
     clusterName,
+    launch: boolFrom('launch-hooks', flags.launchHooks ?? serveDefault('launch-hooks'), problems)
+      ? {
+        hookName: hookNameFrom(flags.launchHookName ?? 'lifecycle-manager-launch', problems),
+        timeoutSeconds: intFrom('launch-timeout', flags.launchTimeout ?? serveDefault('launch-timeout'), 1, max, problems),
+      }
+      : undefined,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return settings;

@@ -42,6 +42,8 @@ export interface DoctorFacts {
   readonly rbac: RbacFacts;
   /** With --cluster-name: the clusters whose groups' hooks notify the queue (undefined: not asked, or unknown). */
   readonly sharingClusters?: readonly string[] | undefined;
+  /** With --launch-hooks: the launch hook of each group found (undefined: not asked). */
+  readonly launchHooks?: HookFacts | undefined;
 }
 
 export interface DoctorDeps {
@@ -65,7 +67,10 @@ export async function gatherFacts(settings: DoctorSettings, deps: DoctorDeps, si
   const sharingClusters = settings.clusterName
     ? await clustersSharingQueue(deps.aws.hooks, settings.queueName, { groups: groupNames, cluster: settings.clusterName }, signal).catch(() => undefined)
     : undefined;
-  return { queue, deadLetterQueue, hooks, iam, rbac, sharingClusters };
+  const launchHooks = settings.launch && hooks.kind === 'listed'
+    ? await gatherLaunchHooks(settings.launch.hookName, groupNames, deps.aws, signal)
+    : undefined;
+  return { queue, deadLetterQueue, hooks, iam, rbac, sharingClusters, launchHooks };
 }
 
 async function lookup<T>(read: () => Promise<T | undefined>): Promise<Lookup<T>> {
@@ -86,6 +91,15 @@ async function gatherHooks(settings: DoctorSettings, aws: AwsAdmin, signal: Abor
     // Scanning, only the hooks that notify this queue belong to the installation.
     const groups = scanned ? found.filter((g) => g.hook && arnName(g.hook.notificationTargetArn) === settings.queueName) : found;
     return { kind: 'listed', groups, missingGroups: settings.groupNames.filter((g) => !existing.has(g)), scanned };
+  } catch (e) {
+    return { kind: 'failed', detail: describeError(e) };
+  }
+}
+
+async function gatherLaunchHooks(hookName: string, groupNames: readonly string[], aws: AwsAdmin, signal: AbortSignal): Promise<HookFacts> {
+  try {
+    const groups = await mapBounded(groupNames, READS_IN_FLIGHT, async (g) => ({ autoScalingGroupName: g, hook: (await aws.hooks.describeHooks(g, hookName, signal))[0] }));
+    return { kind: 'listed', groups, missingGroups: [], scanned: false };
   } catch (e) {
     return { kind: 'failed', detail: describeError(e) };
   }

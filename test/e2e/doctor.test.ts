@@ -44,6 +44,21 @@ describe('doctor', () => {
     expect(run.stdout.trim().split('\n').at(-1)).toBe(`${table.length} checks: ${table.length - 1} passed, 0 failed, 1 skipped`);
   });
 
+  it('with --launch-hooks checks each group\'s launch hook, and fails a group without one with the enroll --launch-hook fix', async () => {
+    const i = await enrolled();
+    const before = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--local-mode', info.serviceKubeconfigPath, '--launch-hooks');
+    expect(before.code).toBe(1);
+    for (const g of i.groups) expect(rows(before.stdout)).toContainEqual(['✗', `launch hook on '${g}'`]);
+    expect(before.stdout).toContain('--launch-hook');
+    const enroll = await cli('enroll', '--region', REGION, '--queue-name', i.queue, '--notification-role-name', i.role, '--target-scaling-groups', i.groups.join(','), '--launch-hook');
+    expect(enroll.code).toBe(0);
+    const after = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--local-mode', info.serviceKubeconfigPath, '--launch-hooks', '--launch-timeout', '600');
+    expect(after.code).toBe(0);
+    const table = rows(after.stdout);
+    expect(table.filter(([mark]) => mark === '✗')).toEqual([]);
+    for (const g of i.groups) expect(table).toEqual(expect.arrayContaining([['✓', `launch hook on '${g}'`], ['✓', `launch hook timeout on '${g}'`], ['✓', `launch default result on '${g}'`]]));
+  });
+
   it('fails each Kubernetes permission the identity lacks, with the rule to add, and exits non-zero', async () => {
     const i = await enrolled();
     const run = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--target-scaling-groups', i.groups.join(','), '--local-mode', info.limitedKubeconfigPath);
