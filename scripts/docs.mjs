@@ -118,11 +118,18 @@ export function stepsTable(stepRows) {
       s.onResume === 'rerun' ? 'runs again' : 'skipped once past']));
 }
 
+/** `launch-steps`: the launch table (src/lifecycle/launchSteps.ts), with --launch-wait-daemonsets. */
+export function launchStepsTable(launchStepRows) {
+  return table(['Step', 'Phase recorded', 'Share of the deadline', 'On failure', 'Why'],
+    launchStepRows().map((s) => [code(s.name), s.phase ? code(s.phase) : '–', s.share, code(s.onFailure), s.why]));
+}
+
 /** Every generated README section, from the modules (src/ in tests, dist/ for `npm run docs`). */
-export function readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows }) {
+export function readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows, launchStepRows }) {
   const rules = readRulesFiles();
   return {
     steps: stepsTable(stepRows),
+    'launch-steps': launchStepsTable(launchStepRows),
     flags: flagsTable(SERVE_FLAGS, envVarName),
     metrics: metricsTable(new Metrics({ defaultMetrics: false }).registry),
     events: eventsTable(NodeEvents),
@@ -178,12 +185,12 @@ export function cliReference(mainJs) {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const dist = (p) => import(join(repoRoot, 'dist', 'src', p));
-  const [{ SERVE_FLAGS, envVarName }, { Metrics }, { NodeEvents }, { stepRows }] = await Promise.all([
-    dist('cli/serveFlags.js'), dist('observability/metrics.js'), dist('observability/nodeEvents.js'), dist('lifecycle/terminationSteps.js'),
+  const [{ SERVE_FLAGS, envVarName }, { Metrics }, { NodeEvents }, { stepRows }, { launchStepRows }] = await Promise.all([
+    dist('cli/serveFlags.js'), dist('observability/metrics.js'), dist('observability/nodeEvents.js'), dist('lifecycle/terminationSteps.js'), dist('lifecycle/launchSteps.js'),
   ]);
   const readmePath = join(repoRoot, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
-  const next = withSections(readme, readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows }));
+  const next = withSections(readme, readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows, launchStepRows }));
   if (next !== readme) writeFileSync(readmePath, next);
   process.stderr.write(`docs: ${next === readme ? 'unchanged' : 'wrote'} README.md\n`);
   const cliPath = join(repoRoot, 'docs', 'cli.md');

@@ -5,13 +5,14 @@ import { SERVE_FLAGS, envVarName } from '../../../src/cli/serveFlags.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import { NodeEvents } from '../../../src/observability/nodeEvents.js';
 import { stepRows } from '../../../src/lifecycle/terminationSteps.js';
+import { launchStepRows } from '../../../src/lifecycle/launchSteps.js';
 // @ts-expect-error -- plain JavaScript module without type declarations
 import { readmeSections, sectionOf } from '../../../scripts/docs.mjs';
 
 // The README's tables are generated from the code (npm run docs); these fail when someone forgets to regenerate.
 const root = new URL('../../../', import.meta.url);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
-const sections = readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows }) as Record<string, string>;
+const sections = readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, stepRows, launchStepRows }) as Record<string, string>;
 
 describe('README.md', () => {
   it.each(Object.keys(sections))('has the current generated %s table (npm run docs)', (name) => {
