@@ -100,6 +100,17 @@ describe('launch lifecycle hooks (--launch-hooks)', () => {
     await removeLaunchHook(world);
   });
 
+  it('abandons a launch whose instance never registers a Node, after a fresh read confirms it (log and metric: there is no Node for an Event)', async () => {
+    const world = await launchWorld();
+    const lm = await f.serve(world, [...LAUNCH, '--launch-timeout', '3']);
+    const [instance] = await scaleOut(f.aws, world) as [WorldInstance];
+    const action = await ended(instance.instanceId, 30_000);
+    expect(action).toMatchObject({ result: 'ABANDON', resultSource: 'complete', completeCalls: 1 });
+    await lm.waitForLog(new RegExp(`${instance.instanceId}> launch of instance ${instance.instanceId} \\(event [^)]+\\) abandoned after [\\d.]+s: await_node_ready: instance ${instance.instanceId} registered no Node within 3s \\(--launch-timeout; a fresh read from the apiserver confirms it has none\\)`, 'u'), 10_000);
+    expect(await lm.metric('lifecycle_manager_launches_total', { result: 'ABANDON', reason: 'no_node' })).toBeGreaterThanOrEqual(1);
+    await removeLaunchHook(world);
+  });
+
   it('with --launch-wait-daemonsets waits for the DaemonSet pods on the Ready Node, not for other pods', async () => {
     const world = await launchWorld();
     const lm = await f.serve(world, [...LAUNCH, '--launch-timeout', '60', '--launch-wait-daemonsets']);
