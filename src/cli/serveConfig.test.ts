@@ -74,4 +74,17 @@ describe('validateServeConfig', () => {
     expect(validateServeConfig({ ...valid, withDeregister: 'false' }, {}, new Set()).withDeregister).toBe(false);
     expect(problems({ withDeregister: 'maybe' })).toEqual(['--with-deregister must be true or false, got "maybe"']);
   });
+
+  it('composes the operating modes and rejects the combinations that contradict each other, one line each', () => {
+    expect(validateServeConfig({ ...valid, dryRun: 'true', cordonOnly: 'true', taintNode: 'true' }, {}, new Set())).toMatchObject({ dryRun: true, cordonOnly: true, taintEffect: 'NoSchedule' });
+    expect(validateServeConfig({ ...valid, taintNode: 'false' }, {}, new Set()).taintEffect).toBeUndefined();
+    expect(problems({ taintNode: 'true', taintEffect: 'NoEvict' })).toEqual(['--taint-effect must be one of NoSchedule, PreferNoSchedule, NoExecute, got "NoEvict"']);
+    const set = (raw: Record<string, string>, flags: string[]): string[] => {
+      try { validateServeConfig({ ...valid, ...raw }, {}, new Set(flags)); return []; } catch (e) { return e instanceof ConfigError ? [...e.problems] : [String(e)]; }
+    };
+    expect(set({ taintEffect: 'PreferNoSchedule' }, ['taint-effect'])).toEqual(['--taint-effect needs --taint-node']);
+    expect(set({ taintNode: 'true', cordonOnly: 'true', taintEffect: 'NoExecute' }, ['taint-node', 'cordon-only', 'taint-effect'])).toEqual([
+      '--taint-effect NoExecute evicts the pods (without their PodDisruptionBudgets), which --cordon-only promises not to do: use NoSchedule or PreferNoSchedule',
+    ]);
+  });
 });
