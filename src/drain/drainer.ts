@@ -86,7 +86,7 @@ export class NodeDrainer {
     let lastError: string | undefined;
     const warnOnce = (e: unknown): void => {
       // Not transient (those were retried): say so once per distinct error, keep trying until the timeout.
-      if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`);
+      if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`, { error: e });
       lastError = describeError(e);
     };
     try {
@@ -144,7 +144,7 @@ export class NodeDrainer {
         } catch (e) {
           if (signal.aborted) throw e;
           // This pod's deletion is refused; the others are still deleted (the wait below names what remains).
-          log.warn(`could not delete pod ${podRef(pod)} on node ${node.name}: ${describeError(e)}`);
+          log.warn(`could not delete pod ${podRef(pod)} on node ${node.name}: ${describeError(e)}`, { error: e });
         }
       }
       reporter.event(NodeEvents.gracefulPodDeletionAfterDrainFailed(node.instanceId, deleted, node.name));

@@ -195,7 +195,7 @@ export class WatchedNodeDirectory implements NodeDirectory {
         if (this.stopping.signal.aborted) return;
         failures++;
         const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
-        this.log.warn(`node watch failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); restarting in ${delayMs / 1000}s`);
+        this.log.warn(`node watch failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); restarting in ${delayMs / 1000}s`, { error: e });
         await sleep(delayMs, this.stopping.signal).catch(() => undefined);
         if (failures >= 3) {
           await this.relist().then(() => this.progressed(), (err: unknown) => {

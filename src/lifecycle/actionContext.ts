@@ -68,7 +68,8 @@ export class ActionContext {
     private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void,
   ) {
     this.action = origin.action;
-    this.log = log;
+    // Every line of the action carries the Node and the phase as fields once they are known.
+    this.log = log.child(undefined, () => ({ node: this.node?.name, phase: this.phase }));
     this.receivedAtMs = origin.record?.receivedAtMs ?? origin.firstReceivedAtMs;
     this.deadlineMs = origin.record?.deadlineMs;
     const { signal, dispose } = linkedSignal([shutdown, this.stopper.signal]);
