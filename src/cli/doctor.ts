@@ -1,21 +1,9 @@
-import { readFileSync } from 'node:fs';
-import * as k8s from '@kubernetes/client-node';
-import { type Command, Option } from 'commander';
-import { evaluateInstallation } from '../doctor/checks.js';
-import { type DoctorFlags, validateDoctorFlags } from '../doctor/doctorSettings.js';
-import { type DoctorDeps, gatherFacts } from '../doctor/facts.js';
-import { renderReport, summarize } from '../doctor/report.js';
-import { SelfAccessReviewer } from '../kube/accessReview.js';
-import { createKubeClients } from '../kube/apiClients.js';
-import { ConfigError, describeError } from '../lifecycle/errors.js';
-import { Metrics } from '../observability/metrics.js';
-import { collect, printLines, runAwsCommand } from './commandSupport.js';
+import type { Command } from 'commander';
+import { collect, serveFlagOption } from './options.js';
 import { SERVE_FLAGS } from './serveFlags.js';
 
-const DOCTOR_TIMEOUT_MS = 2 * 60_000;
-const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 /** serve's flags that decide whether an installation fits; doctor takes them with serve's names and defaults. */
-const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
+export const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
 
 /** `doctor`: checks a running or planned installation and prints a ✓/✗ table with a fix for each ✗. */
 export function registerDoctor(program: Command, env: Readonly<Record<string, string | undefined>>): void {
@@ -34,56 +22,15 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
     .option('--target-scaling-groups <list>', 'comma separated groups that should be enrolled; default: every group with a hook notifying the queue', collect)
     .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
     .option('--default-result <string>', 'the DefaultResult the hooks should have (CONTINUE or ABANDON)', 'CONTINUE')
-    .option('--principal-arn <string>', 'ARN of the IAM role or user serve runs as (e.g. its IRSA role); default: the identity running doctor');
+    .option('--principal-arn <string>', 'ARN of the IAM role or user serve runs as (e.g. its IRSA role); default: the identity running doctor')
+    .option('--output <format>', 'table (one row per check, for people) or json (one object with every check, on stdout, for scripts)', 'table');
   for (const name of SERVE_FLAGS_CHECKED) {
     const flag = SERVE_FLAGS.find((f) => f.name === name);
     if (!flag) continue;
-    const option = new Option(`--${flag.name} ${flag.kind === 'bool' ? '[bool]' : flag.kind === 'int' ? '<int>' : '<string>'}`, `(serve) ${flag.description}`).default(flag.defaultValue);
-    if (flag.kind === 'bool') option.preset('true');
-    doctor.addOption(option);
+    doctor.addOption(serveFlagOption(flag, `(serve) ${flag.description}`));
   }
   doctor.action(async (options: Record<string, string | string[] | undefined>) => {
-    const str = (key: string): string | undefined => options[key] as string | undefined;
-    const settings = validateDoctorFlags({
-      region: str('region'), queueName: str('queueName'), targetScalingGroups: options['targetScalingGroups'] as string[],
-      hookName: str('hookName'), defaultResult: str('defaultResult'), principalArn: str('principalArn'), localMode: str('localMode'),
-      leaseNamespace: str('leaseNamespace') || defaultLeaseNamespace(env),
-      drainTimeout: str('drainTimeout'), drainRetries: str('drainRetries'), drainInterval: str('drainInterval'),
-      maxTerminationGracePeriod: str('maxTerminationGracePeriod'), maxTimeToProcess: str('maxTimeToProcess'),
-      visibilityTimeout: str('visibilityTimeout'), pollingInterval: str('pollingInterval'),
-      withDeregister: str('withDeregister'), deregisterTargetTypes: str('deregisterTargetTypes'),
-      nodeJoinTimeout: str('nodeJoinTimeout'), deregistrationTimeout: str('deregistrationTimeout'), clusterName: str('clusterName'),
-    } satisfies DoctorFlags, env);
-    await runAwsCommand({ name: 'doctor', region: settings.region, timeoutMs: DOCTOR_TIMEOUT_MS, rerunSafe: false }, async (aws, signal) => {
-      const deps: DoctorDeps = { aws, simulator: aws.simulator, reviewer: accessReviewer(settings.localMode, env) };
-      const results = evaluateInstallation(settings, await gatherFacts(settings, deps, signal));
-      printLines(renderReport(results));
-      if (results.some((r) => r.status === 'fail')) throw new ConfigError([`doctor: ${summarize(results)}; see the fixes above`]);
-    });
+    const { doctorAction } = await import('./doctorAction.js');
+    await doctorAction(options, env);
   });
-}
-
-/** serve's default for --lease-namespace: the pod's namespace (downward API or service account), else lifecycle-manager. */
-function defaultLeaseNamespace(env: Readonly<Record<string, string | undefined>>): string {
-  if (env['POD_NAMESPACE']) return env['POD_NAMESPACE'];
-  try {
-    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim() || 'lifecycle-manager';
-  } catch {
-    return 'lifecycle-manager';
-  }
-}
-
-/** A SelfSubjectAccessReview client for the kubeconfig serve would use, or why there is none. */
-function accessReviewer(localMode: string, env: Readonly<Record<string, string | undefined>>): DoctorDeps['reviewer'] {
-  const kc = new k8s.KubeConfig();
-  let identity = 'the in-cluster service account';
-  try {
-    if (localMode) kc.loadFromFile(localMode);
-    else if (env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
-    else kc.loadFromDefault();
-    if (localMode || !env['KUBERNETES_SERVICE_HOST']) identity = `kubeconfig context '${kc.getCurrentContext()}'`;
-    return new SelfAccessReviewer(createKubeClients(kc, new Metrics({ defaultMetrics: false })), identity);
-  } catch (e) {
-    return { unavailable: `cannot load a kubeconfig: ${describeError(e)}`, identity };
-  }
 }

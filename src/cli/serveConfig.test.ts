@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../lifecycle/errors.js';
-import { validateServeConfig } from './serveConfig.js';
+import { configFields, validateServeConfig } from './serveConfig.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
 
 const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
@@ -73,5 +73,12 @@ describe('validateServeConfig', () => {
   it('parses booleans the way upstream users write them', () => {
     expect(validateServeConfig({ ...valid, withDeregister: 'false' }, {}, new Set()).withDeregister).toBe(false);
     expect(problems({ withDeregister: 'maybe' })).toEqual(['--with-deregister must be true or false, got "maybe"']);
+  });
+});
+
+describe('configFields', () => {
+  it('names every serve flag, so the configuration line shows all of them', () => {
+    const config = validateServeConfig({ queueName: 'q', region: 'us-west-2' }, {}, new Set(['kubectl-path']));
+    expect(Object.keys(configFields(config)).sort()).toEqual(SERVE_FLAGS.map((f) => f.name).sort());
   });
 });

@@ -166,3 +166,21 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     deregistrationTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
   };
 }
+
+/** Every setting serve runs with, by flag name (the effective value: the region from $AWS_REGION, for instance). */
+export function configFields(c: ServeConfig): Record<string, string | number | boolean> {
+  return {
+    'local-mode': c.localMode, region: c.region, 'queue-name': c.queueName, 'log-level': c.logLevel, 'log-format': c.logFormat,
+    'max-drain-concurrency': c.maxDrainConcurrency, 'max-time-to-process': c.maxTimeToProcessSeconds,
+    'max-termination-grace-period': c.maxTerminationGracePeriodSeconds, 'drain-timeout': c.drainTimeoutSeconds,
+    'drain-timeout-unknown': c.drainTimeoutUnknownSeconds, 'drain-interval': c.drainIntervalSeconds, 'drain-retries': c.drainRetries,
+    'polling-interval': c.pollingIntervalSeconds, 'with-deregister': c.withDeregister,
+    'deregister-target-types': c.deregisterTargetTypes.join(','), 'deregister-order': c.deregisterOrder,
+    'deregistration-timeout': c.deregistrationTimeoutSeconds, 'lb-discovery': c.lbDiscovery, 'lb-scan-ttl': c.lbScanTtlSeconds,
+    'lb-api-rate': c.lbApiRatePerSecond, 'refresh-expired-credentials': c.refreshExpiredCredentials,
+    'metrics-address': c.metricsAddress, 'max-in-flight': c.maxInFlight, 'visibility-timeout': c.visibilityTimeoutSeconds,
+    'node-join-timeout': c.nodeJoinTimeoutSeconds, 'verify-lifecycle-state': c.verifyLifecycleState, 'api-timeout': c.apiTimeoutSeconds,
+    'node-watch-timeout': c.nodeWatchTimeoutSeconds, 'cluster-name': c.clusterName ?? '', 'lease-namespace': c.leaseNamespace,
+    'lease-duration': c.leaseDurationSeconds, ...(c.kubectlPathSet !== undefined ? { 'kubectl-path': c.kubectlPathSet } : {}),
+  };
+}
