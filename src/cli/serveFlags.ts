@@ -12,41 +12,52 @@ export interface FlagSpec {
   readonly description: string;
   /** True for the 16 flags upstream lifecycle-manager has, with the same name and default. */
   readonly upstream: boolean;
+  /** Bounds of an int flag (serve's validation and the chart's values.schema.json both use them). */
+  readonly min?: number;
+  readonly max?: number;
+  /** The values a string flag accepts, or a list flag's items. */
+  readonly choices?: readonly string[];
 }
+
+/**
+ * Longest any time flag may be: what AWS lets a lifecycle action last (48 h, MAX_GLOBAL_TIMEOUT_SECONDS). It keeps
+ * every wait inside what a Node.js timer can represent, and a longer value could never be used anyway.
+ */
+export const MAX_SECONDS = 48 * 3600;
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
   { name: 'local-mode', kind: 'string', defaultValue: '', upstream: true, description: 'absolute path to a kubeconfig file; empty uses the in-cluster service account (or $KUBECONFIG outside a cluster)' },
   { name: 'region', kind: 'string', defaultValue: '', upstream: true, description: 'AWS region of the queue and the Auto Scaling groups; falls back to $AWS_REGION' },
   { name: 'queue-name', kind: 'string', defaultValue: '', upstream: true, description: 'name of the SQS queue the lifecycle hooks notify (required)' },
   { name: 'kubectl-path', kind: 'string', defaultValue: '/usr/local/bin/kubectl', upstream: true, description: 'accepted for compatibility and unused: drains go through the Kubernetes API, no kubectl is needed' },
-  { name: 'log-level', kind: 'string', defaultValue: 'info', upstream: true, description: 'debug, info, warn (or warning) or error' },
-  { name: 'max-drain-concurrency', kind: 'int', defaultValue: '32', upstream: true, description: 'how many nodes drain at once; further hooks keep heartbeating while they wait their turn' },
-  { name: 'max-time-to-process', kind: 'int', defaultValue: '3600', upstream: true, description: 'seconds an action may take from receipt before it is abandoned; also capped by the hook\'s global timeout' },
-  { name: 'max-termination-grace-period', kind: 'int', defaultValue: '900', upstream: true, description: 'seconds: grace cap when pods are deleted after every drain attempt failed; 0 disables that escalation' },
-  { name: 'drain-timeout', kind: 'int', defaultValue: '300', upstream: true, description: 'seconds per drain attempt; 0 skips draining' },
-  { name: 'drain-timeout-unknown', kind: 'int', defaultValue: '30', upstream: true, description: 'seconds per drain attempt when the node\'s Ready condition is Unknown; 0 skips draining such nodes' },
-  { name: 'drain-interval', kind: 'int', defaultValue: '30', upstream: true, description: 'seconds to wait between drain attempts' },
-  { name: 'drain-retries', kind: 'int', defaultValue: '3', upstream: true, description: 'drain attempts in total (at least 1)' },
-  { name: 'polling-interval', kind: 'int', defaultValue: '10', upstream: true, description: 'SQS long-poll wait in seconds (0-20)' },
+  { name: 'log-level', kind: 'string', defaultValue: 'info', upstream: true, choices: ['debug', 'info', 'warn', 'warning', 'error'], description: 'debug, info, warn (or warning) or error' },
+  { name: 'max-drain-concurrency', kind: 'int', defaultValue: '32', upstream: true, min: 1, max: 10_000, description: 'how many nodes drain at once; further hooks keep heartbeating while they wait their turn' },
+  { name: 'max-time-to-process', kind: 'int', defaultValue: '3600', upstream: true, min: 1, max: MAX_SECONDS, description: 'seconds an action may take from receipt before it is abandoned; also capped by the hook\'s global timeout' },
+  { name: 'max-termination-grace-period', kind: 'int', defaultValue: '900', upstream: true, min: 0, max: MAX_SECONDS, description: 'seconds: grace cap when pods are deleted after every drain attempt failed; 0 disables that escalation' },
+  { name: 'drain-timeout', kind: 'int', defaultValue: '300', upstream: true, min: 0, max: MAX_SECONDS, description: 'seconds per drain attempt; 0 skips draining' },
+  { name: 'drain-timeout-unknown', kind: 'int', defaultValue: '30', upstream: true, min: 0, max: MAX_SECONDS, description: 'seconds per drain attempt when the node\'s Ready condition is Unknown; 0 skips draining such nodes' },
+  { name: 'drain-interval', kind: 'int', defaultValue: '30', upstream: true, min: 0, max: MAX_SECONDS, description: 'seconds to wait between drain attempts' },
+  { name: 'drain-retries', kind: 'int', defaultValue: '3', upstream: true, min: 1, max: 1000, description: 'drain attempts in total (at least 1)' },
+  { name: 'polling-interval', kind: 'int', defaultValue: '10', upstream: true, min: 0, max: 20, description: 'SQS long-poll wait in seconds (0-20)' },
   { name: 'with-deregister', kind: 'bool', defaultValue: 'true', upstream: true, description: 'label the node to be excluded from load balancers and deregister the instance from target groups and classic ELBs' },
-  { name: 'deregister-target-types', kind: 'list', defaultValue: 'classic-elb,target-group', upstream: true, description: 'comma separated list of target types to deregister instance from (classic-elb, target-group)' },
-  { name: 'deregister-order', kind: 'string', defaultValue: 'before-drain', upstream: false, description: 'before-drain or after-drain: when the instance leaves its load balancers. before-drain (default) stops the load balancer sending new requests and lets open connections drain while the pods still run, so no request reaches a pod being evicted (NTH #858), and the pods\' IPs are still known for ip target groups; after-drain is upstream\'s order' },
-  { name: 'deregistration-timeout', kind: 'int', defaultValue: '600', upstream: false, description: 'seconds the load-balancer step may wait for the instance\'s targets to finish draining connections; when they have not, that is reported (Event, metric) and the node is drained anyway. The wait is also cut short so that the drain always keeps its full budget. 0 deregisters without waiting' },
-  { name: 'lb-discovery', kind: 'string', defaultValue: 'targeted+scan', upstream: false, description: 'how the load balancers holding an instance are found. targeted: only those attached to its Auto Scaling group (fewest calls; misses targets registered by the AWS Load Balancer Controller or by hand, and ip targets). scan: one region-wide scan (a DescribeTargetHealth per target group) shared by every event in flight and reused for --lb-scan-ttl. targeted+scan (default): both; the attached ones start at once' },
-  { name: 'lb-scan-ttl', kind: 'int', defaultValue: '60', upstream: false, description: 'seconds a region scan of load balancers (and an Auto Scaling group\'s attachments) is reused by later events; a registration made after the scan started is not seen until the next one' },
-  { name: 'lb-api-rate', kind: 'int', defaultValue: '5', upstream: false, description: 'Elastic Load Balancing calls per second for each API operation (bursts of twice that); AWS throttles the whole account per region, so leave room for other clients such as the AWS Load Balancer Controller' },
+  { name: 'deregister-target-types', kind: 'list', defaultValue: 'classic-elb,target-group', upstream: true, choices: ['classic-elb', 'target-group'], description: 'comma separated list of target types to deregister instance from (classic-elb, target-group)' },
+  { name: 'deregister-order', kind: 'string', defaultValue: 'before-drain', upstream: false, choices: ['before-drain', 'after-drain'], description: 'before-drain or after-drain: when the instance leaves its load balancers. before-drain (default) stops the load balancer sending new requests and lets open connections drain while the pods still run, so no request reaches a pod being evicted (NTH #858), and the pods\' IPs are still known for ip target groups; after-drain is upstream\'s order' },
+  { name: 'deregistration-timeout', kind: 'int', defaultValue: '600', upstream: false, min: 0, max: MAX_SECONDS, description: 'seconds the load-balancer step may wait for the instance\'s targets to finish draining connections; when they have not, that is reported (Event, metric) and the node is drained anyway. The wait is also cut short so that the drain always keeps its full budget. 0 deregisters without waiting' },
+  { name: 'lb-discovery', kind: 'string', defaultValue: 'targeted+scan', upstream: false, choices: ['targeted', 'scan', 'targeted+scan'], description: 'how the load balancers holding an instance are found. targeted: only those attached to its Auto Scaling group (fewest calls; misses targets registered by the AWS Load Balancer Controller or by hand, and ip targets). scan: one region-wide scan (a DescribeTargetHealth per target group) shared by every event in flight and reused for --lb-scan-ttl. targeted+scan (default): both; the attached ones start at once' },
+  { name: 'lb-scan-ttl', kind: 'int', defaultValue: '60', upstream: false, min: 0, max: 3600, description: 'seconds a region scan of load balancers (and an Auto Scaling group\'s attachments) is reused by later events; a registration made after the scan started is not seen until the next one' },
+  { name: 'lb-api-rate', kind: 'int', defaultValue: '5', upstream: false, min: 1, max: 1000, description: 'Elastic Load Balancing calls per second for each API operation (bursts of twice that); AWS throttles the whole account per region, so leave room for other clients such as the AWS Load Balancer Controller' },
   { name: 'refresh-expired-credentials', kind: 'bool', defaultValue: 'false', upstream: true, description: 'read AWS credentials from the shared credentials file ($AWS_SHARED_CREDENTIALS_FILE, profile $AWS_PROFILE) and re-read it every 5 minutes' },
-  { name: 'log-format', kind: 'string', defaultValue: 'text', upstream: false, description: 'text (upstream-style time=… level=… msg=…) or json' },
+  { name: 'log-format', kind: 'string', defaultValue: 'text', upstream: false, choices: ['text', 'json'], description: 'text (upstream-style time=… level=… msg=…) or json' },
   { name: 'metrics-address', kind: 'string', defaultValue: ':8080', upstream: false, description: 'listen address for /metrics, /healthz and /readyz' },
-  { name: 'max-in-flight', kind: 'int', defaultValue: '500', upstream: false, description: 'messages worked on at once; receiving pauses at this number (waiting actions are cheap, so keep it generous)' },
-  { name: 'visibility-timeout', kind: 'int', defaultValue: '120', upstream: false, description: 'seconds a received message stays invisible; it is extended every half of that while the action runs (10-43200). Progress is durable in the action\'s Lease, so this only bounds how soon a message that never reached one is redelivered' },
-  { name: 'node-join-timeout', kind: 'int', defaultValue: '120', upstream: false, description: 'seconds a hook for an instance without a Node waits, heartbeating, for the Node to register before completing CONTINUE' },
+  { name: 'max-in-flight', kind: 'int', defaultValue: '500', upstream: false, min: 1, max: 100_000, description: 'messages worked on at once; receiving pauses at this number (waiting actions are cheap, so keep it generous)' },
+  { name: 'visibility-timeout', kind: 'int', defaultValue: '120', upstream: false, min: 10, max: 43200, description: 'seconds a received message stays invisible; it is extended every half of that while the action runs (10-43200). Progress is durable in the action\'s Lease, so this only bounds how soon a message that never reached one is redelivered' },
+  { name: 'node-join-timeout', kind: 'int', defaultValue: '120', upstream: false, min: 0, max: MAX_SECONDS, description: 'seconds a hook for an instance without a Node waits, heartbeating, for the Node to register before completing CONTINUE' },
   { name: 'verify-lifecycle-state', kind: 'bool', defaultValue: 'true', upstream: false, description: 'before touching a node, check with DescribeAutoScalingInstances that the instance is in Terminating:Wait in the message\'s group; turn off only for setups that cannot grant that call' },
-  { name: 'api-timeout', kind: 'int', defaultValue: '30', upstream: false, description: 'seconds an AWS or Kubernetes API request may go unanswered before it is abandoned and retried like a 5xx (an SQS long poll gets --polling-interval on top) (1-300)' },
-  { name: 'node-watch-timeout', kind: 'int', defaultValue: '300', upstream: false, description: 'seconds after which the apiserver ends each node watch request, which is then started again; a watch that shows no sign of life for 1.5 times this is restarted and makes /readyz fail until it recovers (10-3600)' },
+  { name: 'api-timeout', kind: 'int', defaultValue: '30', upstream: false, min: 1, max: 300, description: 'seconds an AWS or Kubernetes API request may go unanswered before it is abandoned and retried like a 5xx (an SQS long poll gets --polling-interval on top) (1-300)' },
+  { name: 'node-watch-timeout', kind: 'int', defaultValue: '300', upstream: false, min: 10, max: 3600, description: 'seconds after which the apiserver ends each node watch request, which is then started again; a watch that shows no sign of life for 1.5 times this is restarted and makes /readyz fail until it recovers (10-3600)' },
   { name: 'cluster-name', kind: 'string', defaultValue: '', upstream: false, description: 'act only on Auto Scaling groups tagged for this cluster (kubernetes.io/cluster/<name>, eks:cluster-name); other messages are released for their own cluster, never deleted, so clusters can share a queue' },
   { name: 'lease-namespace', kind: 'string', defaultValue: '', upstream: false, description: 'namespace of the per-action Leases that record progress and ownership; empty = $POD_NAMESPACE, else the service account\'s namespace, else lifecycle-manager' },
-  { name: 'lease-duration', kind: 'int', defaultValue: '60', upstream: false, description: 'longest time in seconds an action\'s owner may go without renewing its Lease before another replica (or a restart) takes it over; each action uses a third of its hook\'s HeartbeatTimeout when that is shorter (5-300)' },
+  { name: 'lease-duration', kind: 'int', defaultValue: '60', upstream: false, min: 5, max: 300, description: 'longest time in seconds an action\'s owner may go without renewing its Lease before another replica (or a restart) takes it over; each action uses a third of its hook\'s HeartbeatTimeout when that is shorter (5-300)' },
 ];
 
 /** `queue-name` → `LIFECYCLE_MANAGER_QUEUE_NAME`. */
