@@ -98,7 +98,7 @@ describe('logs', () => {
     const [victim] = world.instances;
     const lm = await f.serve(world, ['--log-format', 'json', '--polling-interval', '1', '--drain-interval', '1', '--with-deregister=false'], { env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '' } });
     await world.terminate(victim!.instanceId);
-    await eventually('the action to complete', async () => (await f.actions(victim!.instanceId))[0]?.result, 60_000);
+    await eventually('the action to complete CONTINUE', async () => (await f.actions(victim!.instanceId))[0]?.result === 'CONTINUE', 60_000);
     await lm.waitForLog(new RegExp(`event [^ ]+ for instance ${victim!.instanceId} completed after`, 'u'), 10_000);
     await lm.stop();
     const records = lm.logs().map((l) => JSON.parse(l) as Record<string, unknown>);
