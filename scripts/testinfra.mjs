@@ -4,7 +4,8 @@
 //   - moto 5.2.1 with its server extras (the machine's Python when it has it, else a cached venv)
 //   - helm (for the chart's lint/template/dry-run tests and `npm run manifests`), built from the Go module proxy
 //   - promtool (for the alert tests: check rules, test rules, check metrics), built from the Go module proxy
-// Usage: node scripts/testinfra.mjs prepare [helm] [promtool]
+//   - Node.js 22 (the npm registry's node package), for CI's pass on the supported Node.js line
+// Usage: node scripts/testinfra.mjs prepare [helm] [promtool] [node22]
 //   prepare alone builds what the harness needs (`npm run demo`, `npm run bench`); `npm test` adds helm and promtool,
 //   which only the chart and alert tests use (they also build them on first use when absent).
 import { createHash } from 'node:crypto';
@@ -110,6 +111,28 @@ export function ensurePromtool() {
   return binary;
 }
 
+/** Node.js 22, the supported line, for CI's second pass (the machine's own Node.js may be 20). */
+export const NODE22_VERSION = '22.23.3';
+
+/** Path of a Node.js 22 binary: the npm registry's `node` package (it ships the binary), installed into the cache. */
+export function ensureNode22() {
+  const dir = join(cacheDir, `node-${NODE22_VERSION}`);
+  const binary = join(dir, 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  mkdirSync(cacheDir, { recursive: true });
+  log(`installing Node.js ${NODE22_VERSION} from the npm registry (node@${NODE22_VERSION})…`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  execFileSync('npm', ['install', '--prefix', tmp, '--no-audit', '--no-fund', '--no-save', `node@${NODE22_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const version = execFileSync(join(tmp, 'node_modules', 'node', 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim();
+  if (version !== `v${NODE22_VERSION}`) throw new Error(`node@${NODE22_VERSION} installed ${version}`);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    if (!existsSync(binary)) throw e;
+  }
+  return binary;
+}
+
 /** Path of a Python interpreter with moto pinned (scripts/moto-env.sh installs it into the cache when needed). */
 export function ensureMoto() {
   return execFileSync('bash', [join(repoRoot, 'scripts', 'moto-env.sh')], {
@@ -119,7 +142,7 @@ export function ensureMoto() {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const [command = 'prepare', ...extras] = process.argv.slice(2);
-  const tools = { helm: ensureHelm, promtool: ensurePromtool };
+  const tools = { helm: ensureHelm, promtool: ensurePromtool, node22: ensureNode22 };
   const unknown = extras.filter((t) => !(t in tools));
   if (command !== 'prepare' || unknown.length > 0) {
     process.stderr.write(`usage: node scripts/testinfra.mjs prepare [${Object.keys(tools).join('] [')}]\n`);
