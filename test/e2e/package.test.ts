@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,7 +22,7 @@ async function freshClone(): Promise<string> {
   const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: f.info.repoRoot, maxBuffer: 16 * 1024 * 1024 });
   for (const path of stdout.split('\0').filter(Boolean)) {
     const from = join(f.info.repoRoot, path);
-    if (!existsSync(from)) continue; // deleted in the work tree, not yet committed
+    if (!existsSync(from) || !lstatSync(from).isFile()) continue; // deleted in the work tree, or not a file
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), readFileSync(from));
   }
