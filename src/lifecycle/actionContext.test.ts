@@ -17,8 +17,8 @@ describe('an action\'s logger', () => {
     ctx.log.warn('drain attempt failed');
     ctx.dispose();
     expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).map(({ msg, instanceId, requestId, asg, node, phase }) => ({ msg, instanceId, requestId, asg, node, phase }))).toEqual([
-      { msg: 'i-0abc> received termination event', instanceId: 'i-0abc', requestId: 'r-1', asg: 'nodes-a', node: undefined, phase: undefined },
-      { msg: 'i-0abc> drain attempt failed', instanceId: 'i-0abc', requestId: 'r-1', asg: 'nodes-a', node: 'ip-10-0-0-1.ec2.internal', phase: 'draining' },
+      { msg: 'received termination event', instanceId: 'i-0abc', requestId: 'r-1', asg: 'nodes-a', node: undefined, phase: undefined },
+      { msg: 'drain attempt failed', instanceId: 'i-0abc', requestId: 'r-1', asg: 'nodes-a', node: 'ip-10-0-0-1.ec2.internal', phase: 'draining' },
     ]);
   });
 });

@@ -23,7 +23,7 @@ describe('the logger', () => {
     const { lines, log } = capture('json');
     log.child('i-0abc', { instanceId: 'i-0abc', node: 'ip-10-0-0-1' }).error('drain failed', { error: new Error('pods left\nmore') });
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{
-      time: '2026-01-02T03:04:05.678Z', level: 'error', msg: 'i-0abc> drain failed', instanceId: 'i-0abc', node: 'ip-10-0-0-1',
+      time: '2026-01-02T03:04:05.678Z', level: 'error', msg: 'drain failed', instanceId: 'i-0abc', node: 'ip-10-0-0-1',
       error: { name: 'Error', message: 'pods left' },
     }]);
   });

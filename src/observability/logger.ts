@@ -57,7 +57,8 @@ export function createLogger(options: LoggerOptions): Logger {
       const all: Record<string, unknown> = {};
       for (const source of sources) Object.assign(all, typeof source === 'function' ? source() : source);
       if (fields) Object.assign(all, fields);
-      write(formatLine(options.format, now(), level, prefix + msg, all));
+      // The prefix (`i-0abc> `) is for reading text; in JSON the instance is the instanceId field.
+      write(formatLine(options.format, now(), level, options.format === 'json' ? msg : prefix + msg, all));
     };
     return {
       debug: (m, f) => emit('debug', m, f),
