@@ -3,7 +3,7 @@ import { collect, serveFlagOption } from './options.js';
 import { SERVE_FLAGS } from './serveFlags.js';
 
 /** serve's flags that decide whether an installation fits; doctor takes them with serve's names and defaults. */
-export const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
+export const SERVE_FLAGS_CHECKED = ['local-mode', 'lease-namespace', 'drain-timeout', 'drain-retries', 'drain-interval', 'max-termination-grace-period', 'max-time-to-process', 'node-join-timeout', 'deregistration-timeout', 'volume-detach-timeout', 'visibility-timeout', 'polling-interval', 'with-deregister', 'deregister-target-types', 'cluster-name'];
 
 /** `doctor`: checks a running or planned installation and prints a ✓/✗ table with a fix for each ✗. */
 export function registerDoctor(program: Command, env: Readonly<Record<string, string | undefined>>): void {
@@ -23,7 +23,8 @@ export function registerDoctor(program: Command, env: Readonly<Record<string, st
     .option('--hook-name <string>', 'name of the lifecycle hook', 'lifecycle-manager')
     .option('--default-result <string>', 'the DefaultResult the hooks should have (CONTINUE or ABANDON)', 'CONTINUE')
     .option('--principal-arn <string>', 'ARN of the IAM role or user serve runs as (e.g. its IRSA role); default: the identity running doctor')
-    .option('--output <format>', 'table (one row per check, for people) or json (one object with every check, on stdout, for scripts)', 'table');
+    .option('--node <name>', 'also print the drain plan for this Node now (its pods by eviction tier; PodDisruptionBudgets allowing no disruption, grace periods longer than the drain budget, pods without a controller, emptyDir data), failing when it has problems; without --queue-name only that is checked')
+    .option('--output <format>', 'table (one row per check, for people) or json (one object with every check, and the drain plan with --node, on stdout, for scripts)', 'table');
   for (const name of SERVE_FLAGS_CHECKED) {
     const flag = SERVE_FLAGS.find((f) => f.name === name);
     if (!flag) continue;

@@ -9,12 +9,14 @@ import { AwsInstances } from '../aws/instances.js';
 import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
+import { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { KubeCluster } from '../kube/kubeCluster.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
+import { WatchedVolumeAttachments } from '../kube/volumeAttachments.js';
 import { missingPermissions } from '../kube/permissionCheck.js';
 import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
@@ -26,6 +28,7 @@ import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
 import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
@@ -80,7 +83,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
       const [url, missing] = await Promise.all([
         resolveQueueUrl(aws.sqs, config.queueName, config.region, startup)
           .catch((e: unknown) => startupFailure(e, `cannot reach SQS queue ${config.queueName} in ${config.region}`, startup)),
-        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace), log, startup)
+        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace, { dryRun: config.dryRun }), log, startup)
           .catch((e: unknown) => startupFailure(e, `cannot check Kubernetes permissions at ${kubeConfig.getCurrentCluster()?.server ?? 'the apiserver'}`, startup)),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
@@ -107,13 +110,14 @@ interface Wiring {
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
   const { aws, kubeClients, leaseNamespace, metrics, log } = w;
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds });
+  const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds }) : undefined;
   // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.
   const identity = environment.env['POD_NAME'] || `${hostname()}-${process.pid}`;
   const events = new NodeEventRecorder(kubeClients, log, identity);
   const cluster = new KubeCluster(kubeClients);
   const registry = new ActionRegistry();
   const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
-  log.info(`replica ${identity} records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
+  log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
@@ -127,9 +131,13 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       retryLaterSeconds: RETRY_LATER_SECONDS,
       budget: timeBudgetOf(config),
+      dryRun: config.dryRun,
+      cordonOnly: config.cordonOnly,
+      taint: config.taintEffect ? { key: TAINT_KEY, value: '', effect: config.taintEffect } : undefined,
     },
     queueHasRedrivePolicy: w.queueSettings.hasRedrivePolicy,
-    store,
+    // --dry-run writes no Lease: nothing is owned, nothing is resumed.
+    store: config.dryRun ? undefined : store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),
     instances: config.withDeregister ? new AwsInstances(aws.ec2) : undefined,
@@ -144,6 +152,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
+    volumes: attachments ? new VolumeDetachmentWait(attachments, cluster) : undefined,
     deregistrar: config.withDeregister
       ? createLoadBalancerDeregistrar(
         { targetGroups: new AwsTargetGroups(aws.elbv2), classic: new AwsClassicLoadBalancers(aws.elb), trafficSources: new AwsTrafficSources(aws.autoScaling) },
@@ -179,22 +188,23 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     live: () => !receiving || (consumer.isAlive() && nodes.health().live),
     notReadyReasons: () => [
       ...(nodes.health().problem ? [nodes.health().problem!] : []),
+      ...(attachments?.health().problem ? [attachments.health().problem!] : []),
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
   log.info(`metrics server listening on port ${http.port}`, { port: http.port });
   try {
-    await nodes.start();
+    await Promise.all([nodes.start(), attachments?.start()]);
     log.info('node cache synced');
     receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
-      resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
+      config.dryRun ? Promise.resolve() : resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
     await events.flush();
-    await nodes.stop().catch(() => undefined);
+    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined)]);
     await http.close();
   }
 }
@@ -254,4 +264,7 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
     config: configFields(c),
     longestTermination: describeBudget(timeBudgetOf(c)),
   });
+  if (c.dryRun) log.warn('--dry-run: every lifecycle action is planned and left alone (no cordon, eviction, deregistration, completion or heartbeat); its hook ends with its DefaultResult');
+  if (c.cordonOnly) log.info('--cordon-only: nodes are cordoned and deregistered, never drained');
+  if (c.taintEffect) log.info(`nodes are tainted ${TAINT_KEY}=<instance-id>:${c.taintEffect} with the cordon`);
 }

@@ -3,7 +3,7 @@ import { ConfigError } from '../lifecycle/errors.js';
 import { MAX_GLOBAL_TIMEOUT_SECONDS } from '../lifecycle/timeBudget.js';
 import { DISCOVERY_MODES } from '../loadbalancing/discovery.js';
 import { LOG_LEVELS } from '../observability/logger.js';
-import { DEREGISTER_ORDERS, TARGET_TYPES, configFields, validateServeConfig } from './serveConfig.js';
+import { DEREGISTER_ORDERS, TAINT_EFFECTS, TARGET_TYPES, configFields, validateServeConfig } from './serveConfig.js';
 import { MAX_SECONDS, SERVE_FLAGS, attributeName } from './serveFlags.js';
 
 const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
@@ -54,12 +54,12 @@ describe('validateServeConfig', () => {
   });
 
   it('applies upstream\'s ceiling rule to the longest termination: the Node\'s late join, the load-balancer wait, every drain attempt and interval, the escalation', () => {
-    expect(problems({ maxTimeToProcess: '2654' })).toEqual([
-      '--max-time-to-process (2654s) must be >= the longest termination, 2655s: 120s for a late Node (--node-join-timeout) + 600s load-balancer wait (--deregistration-timeout) + 3×300s drain attempts (--drain-retries × --drain-timeout) + 2×30s between attempts (--drain-interval) + 900s+30s escalation (--max-termination-grace-period) + 45s to delete the Node and complete; raise it or lower one of those',
+    expect(problems({ maxTimeToProcess: '2774' })).toEqual([
+      '--max-time-to-process (2774s) must be >= the longest termination, 2775s: 120s for a late Node (--node-join-timeout) + 600s load-balancer wait (--deregistration-timeout) + 3×300s drain attempts (--drain-retries × --drain-timeout) + 2×30s between attempts (--drain-interval) + 900s+30s escalation (--max-termination-grace-period) + 120s for volumes to detach (--volume-detach-timeout) + 45s to delete the Node and complete; raise it or lower one of those',
     ]);
-    expect(problems({ maxTimeToProcess: '2655' })).toEqual([]);
+    expect(problems({ maxTimeToProcess: '2775' })).toEqual([]);
     // Without load balancers there is no load-balancer wait to fit.
-    expect(problems({ maxTimeToProcess: '2055', withDeregister: 'false' })).toEqual([]);
+    expect(problems({ maxTimeToProcess: '2175', withDeregister: 'false' })).toEqual([]);
   });
 
   it('bounds every time flag by the 48 h a lifecycle action can last, so no wait overflows a timer', () => {
@@ -98,6 +98,7 @@ describe('SERVE_FLAGS bounds and choices (serve\'s validation and the chart\'s v
     expect(choices('deregister-target-types')).toEqual([...TARGET_TYPES]);
     expect(choices('deregister-order')).toEqual([...DEREGISTER_ORDERS]);
     expect(choices('lb-discovery')).toEqual([...DISCOVERY_MODES]);
+    expect(choices('taint-effect')).toEqual([...TAINT_EFFECTS]);
     expect(problems({ ...valid, logFormat: 'yaml' })).toEqual(['--log-format must be text or json, got "yaml"']);
     expect(choices('log-format')).toEqual(['text', 'json']);
   });

@@ -11,6 +11,8 @@ export interface KubeClients {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authorization: k8s.AuthorizationV1Api;
+  readonly policy: k8s.PolicyV1Api;
+  readonly storage: k8s.StorageV1Api;
   /** Sees every response made with `options`, so a 403 from an apiserver that just restarted can be told from a missing permission. */
   readonly authorizerWarmup: AuthorizerWarmup;
   /** Per-call options: honour `signal`, show the response to the AuthorizerWarmup, then `extra`. */
@@ -58,6 +60,7 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
       promiseMiddleware: [counting],
     }));
   return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
+    policy: make(k8s.PolicyV1Api), storage: make(k8s.StorageV1Api),
     authorizerWarmup,
     options: (signal, extra) => withSignal(signal, extra, observer),
     call: async (signal, operation, run, extra) => {
