@@ -141,7 +141,7 @@ export function valuesZod({ flags, alerts }) {
       labels: d(strings, 'labels on the PrometheusRule, e.g. the one your Prometheus selects rules by'),
       alertLabels: d(strings, 'labels added to every alert, besides severity, release and namespace'),
       selector: d(z.string(), 'PromQL label matchers of this release\'s series; "" is its namespace and pods'),
-      runbookBaseUrl: d(z.string(), 'where the runbooks are; "" is docs/runbooks.md at the chart\'s home and version'),
+      runbookBaseUrl: d(z.string().regex(/^(https?:\/\/\S+)?$/u), 'URL where docs/runbooks.md is served; each alert\'s runbook_url is it plus the alert\'s section. "": no runbook_url'),
       alerts: d(alertsSchema(alerts), 'each alert: enabled, threshold, for, severity'),
       additionalRules: d(kubeList, 'your own rules, as a second group'),
     }), 'alerts'),
@@ -204,8 +204,10 @@ export function chartReadme(modules) {
 
 ${chart.description}
 
-Version ${chart.version}, lifecycle-manager ${chart.appVersion}, Kubernetes ${chart.kubeVersion}. Source: ${chart.home}.
-The project's README (Install on EKS, IAM, RBAC) and \`docs/runbooks.md\` (what to do for each alert) are there.
+Version ${chart.version}, lifecycle-manager ${chart.appVersion}, Kubernetes ${chart.kubeVersion}.${chart.home ? ` Source: ${chart.home}.` : ''}
+The project's README (Install on EKS, IAM, RBAC) and \`docs/runbooks.md\` (what to do for each alert) are in its source
+tree, beside \`deploy/helm/\`; set \`prometheusRule.runbookBaseUrl\` to where you serve the runbooks and each alert links
+its section.
 
 ## Install
 

@@ -35,6 +35,18 @@ describe('the chart\'s values.yaml', () => {
     expect(differing).toEqual([]);
   });
 
+  it('names a home, sources and icon only where package.json says the project lives (none yet: no made-up URL)', () => {
+    const chart = k8s.loadYaml<{ home?: string; sources?: string[]; icon?: string }>(chartFile('Chart.yaml'));
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { repository?: { url?: string } | string };
+    const repository = (typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url)?.replace(/^git\+/u, '').replace(/\.git$/u, '');
+    if (!repository) {
+      expect([chart.home, chart.sources, chart.icon]).toEqual([undefined, undefined, undefined]);
+    } else {
+      expect(chart.home).toBe(repository);
+      expect(chart.sources).toContain(repository);
+    }
+  });
+
   it('ships the version of package.json as the chart\'s appVersion', () => {
     const chart = k8s.loadYaml<{ appVersion: string }>(chartFile('Chart.yaml'));
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
