@@ -67,7 +67,8 @@ export class ActionContext {
     private readonly phaseOrder: readonly ActionPhase[],
   ) {
     this.action = origin.action;
-    this.log = log;
+    // Every line of the action carries the Node and the phase as fields once they are known.
+    this.log = log.child(undefined, () => ({ node: this.node?.name, phase: this.phase }));
     this.receivedAtMs = origin.record?.receivedAtMs ?? origin.firstReceivedAtMs;
     this.deadlineMs = origin.record?.deadlineMs;
     const { signal, dispose } = linkedSignal([shutdown, this.stopper.signal]);

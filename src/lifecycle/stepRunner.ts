@@ -47,14 +47,14 @@ async function runStep(step: Step<ActionContext>, ctx: ActionContext, options: S
   const timer = options.metrics.phaseDuration.startTimer({ phase: step.name });
   try {
     const outcome = await step.run(ctx, share.signal, endsAtMs);
-    if (outcome.kind === 'degraded') recordFailure(step, ctx, outcome.failureClass, outcome.cause, options);
+    if (outcome.kind === 'degraded') recordFailure(step, ctx, outcome.failureClass, outcome.cause, options, { name: 'StepDegraded', message: outcome.cause });
     else if (outcome.kind === 'skipped') ctx.log.debug(`step ${step.name} skipped: ${outcome.why}`);
   } catch (e) {
     if (ctx.signal.aborted && !final) {
       stopped(ctx, options);
       return;
     }
-    recordFailure(step, ctx, failureClass(e, share.signal.aborted), share.signal.aborted ? `no time left in its share of the deadline (${describeError(e)})` : describeError(e), options);
+    recordFailure(step, ctx, failureClass(e, share.signal.aborted), share.signal.aborted ? `no time left in its share of the deadline (${describeError(e)})` : describeError(e), options, e);
   } finally {
     share.dispose();
     timer();
@@ -62,7 +62,7 @@ async function runStep(step: Step<ActionContext>, ctx: ActionContext, options: S
 }
 
 /** Records a step's failure (log, metric, Event on the Node) and applies the step's policy. */
-function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: FailureClass, cause: string, options: StepRunnerOptions): void {
+function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: FailureClass, cause: string, options: StepRunnerOptions, error: unknown): void {
   const policy = step.onFailure;
   ctx.failures.push({ step: step.name, failureClass: failure, cause });
   options.metrics.stepFailures.inc({ step: step.name, class: failure, policy });
@@ -71,29 +71,30 @@ function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: F
     : `${POLICY_CONSEQUENCE[policy]}; the node is still drained before the instance is released`;
   ctx.publish(NodeEvents.lifecycleStepFailed(step.name, failure, cause, consequence));
   const line = `step ${step.name} failed (${failure}): ${cause}; ${consequence}`;
+  const fields = { step: step.name, failureClass: failure, policy, error };
   switch (policy) {
     case 'release-message':
-      if (failure === 'transient' || failure === 'timeout') ctx.log.warn(line);
-      else ctx.log.error(line);
+      if (failure === 'transient' || failure === 'timeout') ctx.log.warn(line, fields);
+      else ctx.log.error(line, fields);
       options.metrics.recordMessage('left_for_redelivery', `${step.name}_${failure}`);
       ctx.finish = { settle: 'release', delaySeconds: options.retryLaterSeconds };
       return;
     case 'degrade-and-continue':
-      ctx.log.warn(line);
+      ctx.log.warn(line, fields);
       return;
     case 'abandon':
-      ctx.log.error(line);
+      ctx.log.error(line, fields);
       ctx.result = 'ABANDON';
       ctx.abandonCause ??= `${step.name}: ${cause}`;
       return;
     case 'leave-to-aws':
-      ctx.log.error(line);
+      ctx.log.error(line, fields);
       options.metrics.recordEventFinished('failed', (Date.now() - ctx.receivedAtMs) / 1000);
       options.metrics.recordMessage('processed', 'completion_failed');
       ctx.finish = { settle: 'delete', releaseRecord: true };
       return;
     case 'log-and-continue':
-      ctx.log.warn(line);
+      ctx.log.warn(line, fields);
   }
 }
 

@@ -107,7 +107,7 @@ export class LifecycleWorkflow {
     ctx.keepAlive((signal) => keepActionAlive({
       action, intervalMs: (hook.heartbeatTimeoutSeconds * 1000) / 2, autoScaling, log, signal,
       onGone: () => ctx.stopNow(new ActionGoneError(action.instanceId)), onBeat: (result) => metrics.heartbeats.inc({ result }),
-    }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`)));
+    }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`, { error: e })));
     if (store) {
       ctx.keepAlive((signal) => keepOwnership({
         action, store, heartbeatTimeoutSeconds: hook.heartbeatTimeoutSeconds, currentPhase: () => ctx.phase ?? 'verified', log, signal,

@@ -29,6 +29,12 @@ export class Metrics {
   readonly successfulLbDeregisters = this.counter('successful_lb_deregister_total', 'indicates the sum of all events that succeeded to deregister loadbalancer');
   readonly failedLbDeregisters = this.counter('failed_lb_deregister_total', 'indicates the sum of all events that failed to deregister loadbalancer.');
 
+  // The same three gauges under names that promtool's lint accepts: a `_count` suffix belongs to histograms and
+  // summaries. They read the upstream gauges when scraped, so both names always agree.
+  readonly terminatingInstancesNow = this.mirror('terminating_instances', 'Instances whose termination is being processed now (lifecycle_manager_terminating_instances_count, named for promtool\'s lint).', this.terminatingInstances);
+  readonly drainingInstancesNow = this.mirror('draining_instances', 'Instances being drained now (lifecycle_manager_draining_instances_count, named for promtool\'s lint).', this.drainingInstances);
+  readonly deregisteringInstancesNow = this.mirror('deregistering_instances', 'Instances being deregistered from load balancers now (lifecycle_manager_deregistering_instances_count, named for promtool\'s lint).', this.deregisteringInstances);
+
   // New series.
   readonly messages = new Counter({ name: `${NS}_messages_total`, help: 'SQS messages by what was done with them and why.', labelNames: ['outcome', 'reason'] as const, registers: [this.registry] });
   readonly lifecycleActionsCompleted = new Counter({ name: `${NS}_lifecycle_actions_completed_total`, help: 'CompleteLifecycleAction calls by result (CONTINUE, ABANDON) and whether AWS still had the action (completed, gone).', labelNames: ['result', 'status'] as const, registers: [this.registry] });
@@ -77,6 +83,15 @@ export class Metrics {
 
   private gauge(name: string, help: string): Gauge {
     return new Gauge({ name: `${NS}_${name}`, help, registers: [this.registry] });
+  }
+
+  private mirror(name: string, help: string, source: Gauge): Gauge {
+    return new Gauge({
+      name: `${NS}_${name}`, help, registers: [this.registry],
+      async collect() {
+        this.set((await source.get()).values[0]?.value ?? 0);
+      },
+    });
   }
 
   private counter(name: string, help: string): Counter {

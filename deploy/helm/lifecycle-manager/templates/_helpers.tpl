@@ -28,6 +28,41 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: lifecycle-manager
+{{- with .Values.additionalLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* A metadata `annotations:` block (indented for metadata) of .Values.additionalAnnotations and the object's own; nothing when both are empty. */}}
+{{- define "lifecycle-manager.annotations" -}}
+{{- $all := merge (deepCopy (default (dict) .own)) (deepCopy (default (dict) .root.Values.additionalAnnotations)) -}}
+{{- with $all }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/* PromQL matchers of this release's series: prometheusRule.selector, or its namespace and its Deployment's pods. */}}
+{{- define "lifecycle-manager.seriesSelector" -}}
+{{- if .Values.prometheusRule.selector -}}
+{{- .Values.prometheusRule.selector -}}
+{{- else -}}
+{{- printf "namespace=%q,pod=~%q" .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "lifecycle-manager.fullname" .)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The affinity of the pods: .Values.affinity, with the podAntiAffinity option merged in. */}}
+{{- define "lifecycle-manager.affinity" -}}
+{{- $affinity := deepCopy (default (dict) .Values.affinity) -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "lifecycle-manager.selectorLabels" . | fromYaml)) -}}
+{{- if eq .Values.podAntiAffinity "required" -}}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) -}}
+{{- else if eq .Values.podAntiAffinity "preferred" -}}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) -}}
+{{- end -}}
+{{- with $affinity }}
+{{- toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "lifecycle-manager.serviceAccountName" -}}
