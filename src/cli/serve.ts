@@ -267,5 +267,5 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
   if (c.dryRun) log.warn('--dry-run: every lifecycle action is planned and left alone (no cordon, eviction, deregistration, completion or heartbeat); its hook ends with its DefaultResult');
   if (c.cordonOnly) log.info('--cordon-only: nodes are cordoned and deregistered, never drained');
   if (c.taintEffect) log.info(`nodes are tainted ${TAINT_KEY}=<instance-id>:${c.taintEffect} with the cordon`);
-  if (c.taintEffect === 'NoExecute') log.warn('--taint-effect NoExecute: the kubelet deletes every pod that does not tolerate the taint at once, without PodDisruptionBudgets or the tiered drain');
+  if (c.taintEffect === 'NoExecute') log.warn('--taint-effect NoExecute: the taint manager deletes every pod that does not tolerate the taint at once, without PodDisruptionBudgets or the tiered drain');
 }
