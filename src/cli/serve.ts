@@ -28,6 +28,9 @@ import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { ActionNotices } from '../lifecycle/notices.js';
+import { createHttpTransport, describeRoute, proxySettingsFrom } from '../notifications/httpTransport.js';
+import { WebhookNotifier } from '../notifications/webhookNotifier.js';
 import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
@@ -45,6 +48,8 @@ export const EXCLUDE_FROM_LB_LABELS = {
 
 const DRAIN_POLL_INTERVAL_MS = 1_000;
 const RETRY_LATER_SECONDS = 30;
+/** At shutdown, webhook deliveries in flight get this long to finish (the pod's grace period is for the actions). */
+const WEBHOOK_FLUSH_MS = 5_000;
 
 export interface ServeEnvironment {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -79,7 +84,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
       if (missing.length > 0) throw new MissingPermissionsError(missing);
       return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
     });
-    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log }, environment);
+    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log, userAgent: `lifecycle-manager/${build.version}` }, environment);
   } finally {
     aws.destroy();
   }
@@ -93,6 +98,7 @@ interface Wiring {
   readonly queueSettings: Awaited<ReturnType<typeof readQueueSettings>>;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly userAgent: string;
 }
 
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
@@ -109,6 +115,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
+  const notices = createNotices(config, w, environment, store);
   const workflow = new LifecycleWorkflow({
     config: {
       verifyLifecycleState: config.verifyLifecycleState,
@@ -156,6 +163,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     registry,
     sharedQueue,
     shutdown: environment.shutdown,
+    notices,
   });
   const consumer = new QueueConsumer(new SqsQueue(aws.sqs, w.queueUrl, config.apiTimeoutSeconds * 1000), {
     queueName: config.queueName,
@@ -187,10 +195,20 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
+    if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
     await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined)]);
     await http.close();
   }
+}
+
+/** Webhook notices, when --webhook-url or --webhook-url-file is set: recorded in the actions' Leases, posted in the background. */
+function createNotices(config: ServeConfig, w: Wiring, environment: ServeEnvironment, store: LeaseActionStore): ActionNotices | undefined {
+  if (!config.webhook) return undefined;
+  const proxy = proxySettingsFrom(environment.env);
+  w.log.info(`${config.webhook.summary}; ${describeRoute(config.webhook.settings.url, proxy)}`);
+  const notifier = new WebhookNotifier(config.webhook.settings, createHttpTransport(proxy), w.metrics, w.log, { userAgent: w.userAgent });
+  return new ActionNotices(notifier, store, w.metrics);
 }
 
 /** Who serve acts as, for messages: the kubeconfig context, or the pod's service account. */

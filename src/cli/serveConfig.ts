@@ -6,6 +6,7 @@ import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logg
 import { parseListenAddress } from '../observability/httpServer.js';
 import { boolFrom, intFrom } from './flagValues.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+import { type ServeWebhook, webhookFrom } from './webhookFlags.js';
 
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
@@ -61,6 +62,8 @@ export interface ServeConfig {
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
   readonly nodeWatchTimeoutSeconds: number;
+  /** Webhook notifications (--webhook-url or --webhook-url-file); undefined sends none. */
+  readonly webhook: ServeWebhook | undefined;
 }
 
 /** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
@@ -144,6 +147,8 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     problems.push(`--metrics-address: ${(e as Error).message}`);
   }
 
+  const webhook = webhookFrom({ str, int }, clusterName || undefined, problems);
+
   const withDeregister = bool('with-deregister');
   if (problems.length === 0) {
     // Upstream's ceiling rule, with every wait a termination can make: the longest termination must fit.
@@ -167,6 +172,6 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     deregisterOrder: deregisterOrder as DeregisterOrder, lbDiscovery: lbDiscovery as DiscoveryMode, lbScanTtlSeconds, lbApiRatePerSecond,
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
-    deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
+    deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds, webhook,
   };
 }
