@@ -58,6 +58,9 @@ const ROWS = [
     ['Drain plan problems (before the first eviction)', 'timeseries', 'ops', [
       q(`sum by (kind) (${rate('lifecycle_manager_drain_plan_problems_total')})`, '{{kind}}'),
     ]],
+    ['Dry-run plans (--dry-run)', 'timeseries', 'ops', [
+      q(`sum by (outcome) (${rate('lifecycle_manager_dry_run_plans_total')})`, '{{outcome}}'),
+    ]],
     ['Volume detachment waits', 'timeseries', 'ops', [
       q(`sum by (outcome) (${rate('lifecycle_manager_volume_detachment_waits_total')})`, '{{outcome}}'),
     ]],

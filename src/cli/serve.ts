@@ -31,6 +31,7 @@ import { LifecycleWorkflow } from '../lifecycle/workflow.js';
 import { ActionNotices } from '../lifecycle/notices.js';
 import { createHttpTransport, describeRoute, proxySettingsFrom } from '../notifications/httpTransport.js';
 import { WebhookNotifier } from '../notifications/webhookNotifier.js';
+import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
 import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
@@ -79,7 +80,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
       const [url, missing] = await Promise.all([
         resolveQueueUrl(aws.sqs, config.queueName, config.region, startup),
-        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace), log, startup),
+        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace, { dryRun: config.dryRun }), log, startup),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
       return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
@@ -111,7 +112,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const cluster = new KubeCluster(kubeClients);
   const registry = new ActionRegistry();
   const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
-  log.info(`replica ${identity} records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
+  log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
@@ -126,9 +127,13 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       retryLaterSeconds: RETRY_LATER_SECONDS,
       budget: timeBudgetOf(config),
+      dryRun: config.dryRun,
+      cordonOnly: config.cordonOnly,
+      taint: config.taintEffect ? { key: TAINT_KEY, value: '', effect: config.taintEffect } : undefined,
     },
     queueHasRedrivePolicy: w.queueSettings.hasRedrivePolicy,
-    store,
+    // --dry-run writes no Lease: nothing is owned, nothing is resumed.
+    store: config.dryRun ? undefined : store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),
     instances: config.withDeregister ? new AwsInstances(aws.ec2) : undefined,
@@ -191,7 +196,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
-      resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
+      config.dryRun ? Promise.resolve() : resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
@@ -261,4 +266,7 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
     log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API, waiting up to ${c.deregistrationTimeoutSeconds}s for targets to drain`);
   }
   log.info(`longest termination = ${describeBudget(timeBudgetOf(c))}; API requests time out after ${c.apiTimeoutSeconds}s`);
+  if (c.dryRun) log.warn('--dry-run: every lifecycle action is planned and left alone (no cordon, eviction, deregistration, completion or heartbeat); its hook ends with its DefaultResult');
+  if (c.cordonOnly) log.info('--cordon-only: nodes are cordoned and deregistered, never drained');
+  if (c.taintEffect) log.info(`nodes are tainted ${TAINT_KEY}=<instance-id>:${c.taintEffect} with the cordon`);
 }

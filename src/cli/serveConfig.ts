@@ -11,6 +11,8 @@ import { type ServeWebhook, webhookFrom } from './webhookFlags.js';
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export const DEREGISTER_ORDERS = ['before-drain', 'after-drain'] as const;
+export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+export type TaintEffect = (typeof TAINT_EFFECTS)[number];
 export type DeregisterOrder = (typeof DEREGISTER_ORDERS)[number];
 
 /**
@@ -58,6 +60,10 @@ export interface ServeConfig {
   readonly deregistrationTimeoutSeconds: number;
   /** How long to wait for the node's volumes to be detached after the drain (--volume-detach-timeout). */
   readonly volumeDetachTimeoutSeconds: number;
+  readonly dryRun: boolean;
+  readonly cordonOnly: boolean;
+  /** --taint-node's effect; undefined without --taint-node. */
+  readonly taintEffect: TaintEffect | undefined;
   /** Bound on one AWS or Kubernetes request (--api-timeout). */
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
@@ -150,6 +156,13 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   const webhook = webhookFrom({ str, int }, clusterName || undefined, problems);
 
   const withDeregister = bool('with-deregister');
+  const dryRun = bool('dry-run');
+  const cordonOnly = bool('cordon-only');
+  const taintNode = bool('taint-node');
+  const taintEffect = str('taint-effect');
+  if (!(TAINT_EFFECTS as readonly string[]).includes(taintEffect)) problems.push(`--taint-effect must be one of ${TAINT_EFFECTS.join(', ')}, got "${taintEffect}"`);
+  else if (!taintNode && explicitlySet.has('taint-effect')) problems.push('--taint-effect needs --taint-node');
+  else if (taintNode && cordonOnly && taintEffect === 'NoExecute') problems.push('--taint-effect NoExecute evicts the pods (without their PodDisruptionBudgets), which --cordon-only promises not to do: use NoSchedule or PreferNoSchedule');
   if (problems.length === 0) {
     // Upstream's ceiling rule, with every wait a termination can make: the longest termination must fit.
     const budget = timeBudgetOf({ nodeJoinTimeoutSeconds, deregistrationTimeoutSeconds, withDeregister, drainTimeoutSeconds, drainRetries, drainIntervalSeconds, maxTerminationGracePeriodSeconds, volumeDetachTimeoutSeconds });
@@ -172,6 +185,7 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     deregisterOrder: deregisterOrder as DeregisterOrder, lbDiscovery: lbDiscovery as DiscoveryMode, lbScanTtlSeconds, lbApiRatePerSecond,
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
-    deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds, webhook,
+    deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
+    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined, webhook,
   };
 }

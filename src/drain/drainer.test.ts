@@ -44,6 +44,8 @@ class FakeCluster implements ClusterPort {
     return 'deleted' as const;
   }
   async deleteNode() { return 'deleted' as const; }
+  async taint() { return 'tainted' as const; }
+  async untaint() { return 'absent' as const; }
   async listDisruptionBudgets() { return []; }
   async claimVolumeName() { return undefined; }
   private terminate(name: string) {

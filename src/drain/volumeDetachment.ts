@@ -21,9 +21,19 @@ export type VolumeWaitOutcome =
 export class VolumeDetachmentWait {
   constructor(private readonly directory: VolumeAttachmentDirectory, private readonly cluster: ClusterPort) {}
 
+  /** What a wait would wait for now (--dry-run): the node's attachments but those of the pods a drain leaves. */
+  async attached(nodeName: string, log: Logger, signal: AbortSignal): Promise<VolumeAttachmentInfo[] | undefined> {
+    if (!this.directory.isSynced) return undefined;
+    if (this.directory.forNode(nodeName).length === 0) return [];
+    const kept = await this.volumesOfPodsLeft(nodeName, log, signal);
+    return this.directory.forNode(nodeName).filter((va) => !va.persistentVolumeName || !kept.has(va.persistentVolumeName));
+  }
+
   async wait(nodeName: string, timeoutMs: number, log: Logger, signal: AbortSignal): Promise<VolumeWaitOutcome> {
     if (!this.directory.isSynced) return { kind: 'unknown', why: 'the VolumeAttachment watch has not synced' };
     const startedAtMs = Date.now();
+    // A node without attachments (most stateless nodes) costs no pod LIST.
+    if (this.directory.forNode(nodeName).length === 0) return { kind: 'none' };
     const kept = await this.volumesOfPodsLeft(nodeName, log, signal);
     const pending = (): VolumeAttachmentInfo[] => this.directory.forNode(nodeName).filter((va) => !va.persistentVolumeName || !kept.has(va.persistentVolumeName));
     const first = pending();

@@ -1,8 +1,10 @@
 import * as k8s from '@kubernetes/client-node';
-import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, NodeTaint, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeInfo.js';
+import { changeTaints, withTaint, withoutTaint } from './nodeTaints.js';
+import { MERGE_PATCH } from './patch.js';
 
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -52,12 +54,21 @@ export class KubeCluster implements ClusterPort {
   async cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'> {
     const body = { spec: { unschedulable: true }, ...(Object.keys(labels).length > 0 ? { metadata: { labels } } : {}) };
     try {
-      await this.clients.call(signal, `cordon node ${name}`, (o) => this.clients.core.patchNode({ name, body }, o), contentType(k8s.PatchStrategy.MergePatch));
+      await this.clients.call(signal, `cordon node ${name}`, (o) => this.clients.core.patchNode({ name, body }, o), MERGE_PATCH);
       return 'cordoned';
     } catch (e) {
       if (isNotFound(e)) return 'gone';
       throw toDomainError(e, `cordon node ${name}`, this.clients.authorizerWarmup);
     }
+  }
+
+  async taint(name: string, taint: NodeTaint, signal: AbortSignal): Promise<'tainted' | 'gone'> {
+    return (await changeTaints(this.clients, name, (t) => withTaint(t, taint), signal)) === 'gone' ? 'gone' : 'tainted';
+  }
+
+  async untaint(name: string, key: string, signal: AbortSignal): Promise<'removed' | 'absent' | 'gone'> {
+    const outcome = await changeTaints(this.clients, name, (t) => withoutTaint(t, key), signal);
+    return outcome === 'changed' ? 'removed' : outcome === 'unchanged' ? 'absent' : 'gone';
   }
 
   async listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]> {
@@ -154,15 +165,5 @@ function toBudgetInfo(pdb: k8s.V1PodDisruptionBudget): BudgetInfo {
       matchExpressions: (selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
     } : undefined,
     disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
-  };
-}
-
-function contentType(value: string): k8s.Middleware {
-  return {
-    pre: async (context) => {
-      context.setHeaderParam('Content-Type', value);
-      return context;
-    },
-    post: async (context) => context,
   };
 }

@@ -43,10 +43,13 @@ export const LEASE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'delete', grantedBy: 'Role', why: 'finish an action' },
 ];
 
-/** Everything serve needs, the Lease permissions placed in `leaseNamespace`. */
-export function servicePermissions(leaseNamespace: string): KubePermission[] {
+/** Everything serve needs, the Lease permissions placed in `leaseNamespace`; with --dry-run only reads and Events. */
+export function servicePermissions(leaseNamespace: string, options: { dryRun?: boolean } = {}): KubePermission[] {
+  if (options.dryRun) return KUBE_PERMISSIONS.filter((p) => READ_VERBS.has(p.verb) || (p.resource === 'events' && p.verb === 'create'));
   return [...KUBE_PERMISSIONS, ...LEASE_PERMISSIONS.map((p) => ({ ...p, namespace: leaseNamespace }))];
 }
+
+const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch']);
 
 /** `""/pods/eviction:create` — identity of a permission for set comparisons (namespace aside). */
 export function permissionKey(p: Pick<KubePermission, 'apiGroup' | 'resource' | 'verb'>): string {

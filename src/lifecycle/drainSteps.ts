@@ -13,6 +13,7 @@ import { retryUntil } from './retryUntil.js';
 import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 
+const CORDON_ONLY: StepOutcome = { kind: 'skipped', why: '--cordon-only' };
 /** Owners (or bare pods) warned about one plan at most: a node full of bare pods is not an Event storm. */
 const MAX_OWNER_WARNINGS = 10;
 
@@ -24,6 +25,7 @@ const MAX_OWNER_WARNINGS = 10;
 export async function planDrain(deps: StepDeps, planner: DrainPlanner, ctx: ActionContext, drainSecondsLeft: number | undefined, signal: AbortSignal): Promise<StepOutcome> {
   const node = ctx.node;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
+  if (deps.config.cordonOnly) return CORDON_ONLY;
   const plan = await planner.plan(node.name, drainSecondsLeft, ctx.log, signal);
   const summary = describePlan(plan);
   for (const b of plan.blockers) deps.metrics.drainPlanProblems.inc({ kind: b.kind });
@@ -47,6 +49,10 @@ export async function planDrain(deps: StepDeps, planner: DrainPlanner, ctx: Acti
 export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const node = ctx.node;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
+  if (deps.config.cordonOnly) {
+    ctx.log.info(`--cordon-only: node/${node.name} stays cordoned with its pods; no eviction`);
+    return CORDON_ONLY;
+  }
   const { metrics, drainSlots } = deps;
   const { log } = ctx;
   await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
@@ -81,6 +87,7 @@ export async function awaitVolumes(deps: StepDeps, ctx: ActionContext, signal: A
   const node = ctx.node;
   const timeoutSeconds = deps.config.budget.volumeDetachTimeoutSeconds;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
+  if (deps.config.cordonOnly) return CORDON_ONLY;
   if (!deps.volumes || timeoutSeconds <= 0) return { kind: 'skipped', why: '--volume-detach-timeout=0' };
   // Ends a moment before the step's share, so running out is reported as what is still attached, not as an abort.
   const timeoutMs = Math.min(timeoutSeconds * 1000, shareEndsAtMs === undefined ? Infinity : Math.max(0, shareEndsAtMs - Date.now() - 1_000));
@@ -117,6 +124,8 @@ export async function awaitVolumes(deps: StepDeps, ctx: ActionContext, signal: A
 export async function deleteNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const node = ctx.node;
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
+  // Its pods still run there: deleting the Node would have them garbage-collected without any grace.
+  if (deps.config.cordonOnly) return CORDON_ONLY;
   const { metrics } = deps;
   await deps.instanceWork.once(`delete ${node.uid}`, signal, async () => {
     ctx.log.info(`deleting node/${node.name}`);

@@ -16,7 +16,7 @@ import type { StepDeps } from './stepDeps.js';
 const PROOF_RESERVE_MS = 10_000;
 
 /** The Node for the instance: the watch-backed index, a bounded wait for a late join, then a fresh read. */
-export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal, shareEndsAtMs: number | undefined): Promise<StepOutcome> {
+export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal, shareEndsAtMs: number | undefined, announce = true): Promise<StepOutcome> {
   const { action, log } = ctx;
   const id = action.instanceId;
   if (ctx.resumedPast('awaiting-node')) {
@@ -45,7 +45,7 @@ export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: Abor
     }
     ctx.node = node;
   }
-  ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
+  if (announce) ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
   return DONE;
 }
 
@@ -83,6 +83,23 @@ export async function cordon(deps: StepDeps, ctx: ActionContext, signal: AbortSi
   const labels = deps.config.nodeLabels;
   const result = await retryUntil(() => deps.cluster.cordon(node.name, labels, signal), signal, { operation: `cordon node ${node.name}`, log: ctx.log });
   ctx.log.info(result === 'gone' ? `node/${node.name} no longer exists` : `cordoned node/${node.name}${Object.keys(labels).length > 0 ? ' and labelled it to be excluded from load balancers' : ''}`);
+  const taint = deps.config.taint;
+  if (taint && result !== 'gone') {
+    const ours = { ...taint, value: ctx.action.instanceId };
+    await retryUntil(() => deps.cluster.taint(node.name, ours, signal), signal, { operation: `taint node ${node.name}`, log: ctx.log });
+    ctx.log.info(`tainted node/${node.name} with ${ours.key}=${ours.value}:${ours.effect}`);
+  }
+  return DONE;
+}
+
+/** Takes our taint off a Node the action is abandoning (its pods stay there): nothing of ours is left on it. */
+export async function untaint(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
+  const { node } = ctx;
+  const taint = deps.config.taint;
+  if (ctx.result !== 'ABANDON') return { kind: 'skipped', why: 'the action is not abandoned' };
+  if (!node || !taint) return { kind: 'skipped', why: 'no Node, or --taint-node=false' };
+  const result = await retryUntil(() => deps.cluster.untaint(node.name, taint.key, signal), signal, { operation: `untaint node ${node.name}`, log: ctx.log });
+  if (result === 'removed') ctx.log.info(`removed taint ${taint.key} from node/${node.name}, which stays`);
   return DONE;
 }
 

@@ -143,8 +143,19 @@ export type EvictionResult =
 export type DeletionOutcome = 'deleted' | 'gone';
 
 /** The Kubernetes operations a drain makes. Transient API failures surface as TransientError. */
+/** A taint on a Node (--taint-node): under our own key, so it is never confused with anyone else's. */
+export interface NodeTaint {
+  readonly key: string;
+  readonly value: string;
+  readonly effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
 export interface ClusterPort {
   getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined>;
+  /** Adds (or updates) the taint with `taint.key`, leaving every other taint as it is. */
+  taint(name: string, taint: NodeTaint, signal: AbortSignal): Promise<'tainted' | 'gone'>;
+  /** Removes the taint with `key`, leaving every other taint as it is. */
+  untaint(name: string, key: string, signal: AbortSignal): Promise<'removed' | 'absent' | 'gone'>;
   /** Idempotently marks the node unschedulable and sets the given labels. */
   cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'>;
   listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]>;
@@ -191,6 +202,8 @@ export interface DeregistrationRequest {
   readonly instanceVpc: () => Promise<string | undefined>;
   /** false (--deregistration-timeout 0): deregister without waiting for the load balancers to let go. */
   readonly awaitDrained: boolean;
+  /** --dry-run: find the load balancers and report them (`found`), change nothing. */
+  readonly dryRun?: boolean;
   readonly log: import('../observability/logger.js').Logger;
 }
 
@@ -201,6 +214,8 @@ export interface DeregistrationReport {
   readonly problems: readonly { readonly what: string; readonly failureClass: import('./step.js').FailureClass }[];
   /** True when the step's time ran out before every load balancer reported the targets gone. */
   readonly timedOut: boolean;
+  /** With `dryRun`: what would have been left ("target group web (i-1:80)", "classic load balancer legacy"). */
+  readonly found?: readonly string[];
 }
 
 /** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */

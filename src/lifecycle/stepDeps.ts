@@ -19,6 +19,12 @@ export interface StepConfig {
   readonly nodeJoinTimeoutSeconds: number;
   /** Labels set together with the cordon: the exclude-from-load-balancer labels when --with-deregister. */
   readonly nodeLabels: Readonly<Record<string, string>>;
+  /** --cordon-only: cordon, labels, load balancers and completion; no plan, eviction, volume wait or Node deletion. */
+  readonly cordonOnly: boolean;
+  /** --taint-node: a taint set with the cordon, removed again when the action is abandoned and the Node stays. */
+  readonly taint: import('./ports.js').NodeTaint | undefined;
+  /** --dry-run: read and decide everything, change nothing; the plan is published and the message deleted. */
+  readonly dryRun: boolean;
   /** Visibility delay before a message whose step failed before the action was claimed is received again. */
   readonly retryLaterSeconds: number;
   /** The time terms the steps' shares are computed from. */

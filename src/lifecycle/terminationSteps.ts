@@ -7,7 +7,7 @@
  */
 import type { ActionContext } from './actionContext.js';
 import { DrainPlanner } from '../drain/drainPlan.js';
-import { awaitNode, cordon, deregister } from './nodeSteps.js';
+import { awaitNode, cordon, deregister, untaint } from './nodeSteps.js';
 import { awaitVolumes, deleteNode, drain, planDrain } from './drainSteps.js';
 import { complete } from './completion.js';
 import { claim, settle, verify } from './ownershipSteps.js';
@@ -16,6 +16,9 @@ import type { StepDeps } from './stepDeps.js';
 import {
   COMPLETION_GRACE_SECONDS, COMPLETION_RESERVE_SECONDS, DELETE_NODE_RESERVE_SECONDS, MIN_DEREGISTRATION_SECONDS, drainBudgetSeconds,
 } from './timeBudget.js';
+
+/** The key of our --taint-node taint. */
+export const TAINT_KEY = 'lifecycle-manager.io/terminating';
 
 /** Verification and claiming are a handful of reads and one write: bounded on their own, before any deadline is known. */
 const VERIFY_SHARE_SECONDS = 60;
@@ -123,6 +126,13 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
     shareEndsAtMs: (v) => share(v, DELETE_NODE_SHARE_SECONDS, COMPLETION_RESERVE_SECONDS, 5),
     run: (ctx, signal) => deleteNode(deps, ctx, signal),
   };
+  const untaintStep: Step<ActionContext> = {
+    name: 'untaint', phase: undefined, onFailure: 'degrade-and-continue', onResume: 'rerun', whenAbandoning: 'run',
+    why: 'only when abandoning (the Node stays with its pods): our taint is taken off again; if that fails it is reported and the action still completes',
+    share: `${CORDON_SHARE_SECONDS}s`,
+    shareEndsAtMs: (v) => share(v, CORDON_SHARE_SECONDS, COMPLETION_RESERVE_SECONDS, 5),
+    run: (ctx, signal) => untaint(deps, ctx, signal),
+  };
   const completeStep: Step<ActionContext> = {
     name: 'complete', phase: 'completing', onFailure: 'leave-to-aws', onResume: 'rerun', whenAbandoning: 'run',
     why: 'AWS refusing the completion cannot be helped from here; the hook ends with its DefaultResult',
@@ -141,15 +151,16 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
   return [
     verifyStep, claimStep, awaitNodeStep, cordonStep, planDrainStep,
     ...(afterDrain ? [] : lb), drainStep, ...(afterDrain ? lb : []),
-    awaitVolumesStep, deleteNodeStep, completeStep, settleStep,
+    awaitVolumesStep, deleteNodeStep, ...(c.taint ? [untaintStep] : []), completeStep, settleStep,
   ];
 }
 
 /** The table's declarations as plain rows (the README's steps table; tests). */
-export function stepRows(order: 'before-drain' | 'after-drain'): Array<Pick<Step<ActionContext>, 'name' | 'phase' | 'onFailure' | 'share' | 'onResume' | 'whenAbandoning' | 'why'>> {
+export function stepRows(order: 'before-drain' | 'after-drain', options: { taint?: boolean } = {}): Array<Pick<Step<ActionContext>, 'name' | 'phase' | 'onFailure' | 'share' | 'onResume' | 'whenAbandoning' | 'why'>> {
   const config = {
     verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: order, withDeregister: true, nodeJoinTimeoutSeconds: 120,
-    nodeLabels: {}, retryLaterSeconds: 30,
+    nodeLabels: {}, retryLaterSeconds: 30, cordonOnly: false, dryRun: false,
+    taint: options.taint ? { key: TAINT_KEY, value: 'i-0123456789abcdef0', effect: 'NoSchedule' } : undefined,
     budget: { nodeJoinTimeoutSeconds: 120, deregistrationTimeoutSeconds: 600, drainTimeoutSeconds: 300, drainRetries: 3, drainIntervalSeconds: 30, maxTerminationGracePeriodSeconds: 900, volumeDetachTimeoutSeconds: 120 },
   };
   // Only the declarations are read: no step runs, so no port is needed.

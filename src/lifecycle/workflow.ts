@@ -11,6 +11,7 @@ import type { Step } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 import { runSteps } from './stepRunner.js';
 import { withTimeout } from './sleep.js';
+import { dryRunSteps } from './dryRunSteps.js';
 import { terminationSteps } from './terminationSteps.js';
 
 export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
@@ -39,7 +40,8 @@ export class LifecycleWorkflow {
   private readonly phaseOrder: readonly ActionPhase[];
 
   constructor(private readonly deps: WorkflowDeps) {
-    this.steps = terminationSteps({ ...deps, keepAlive: (ctx) => this.keepAlive(ctx) });
+    const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx) };
+    this.steps = deps.config.dryRun ? dryRunSteps(stepDeps) : terminationSteps(stepDeps);
     this.phaseOrder = this.steps.flatMap((s) => (s.phase ? [s.phase] : []));
   }
 

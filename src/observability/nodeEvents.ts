@@ -42,6 +42,10 @@ export const NodeEvents = {
     reason: 'VolumesDetached', type: 'Normal',
     message: `the ${count} volumes of the pods drained from node ${node} were detached after ${seconds.toFixed(1)}s`,
   }),
+  dryRunPlan: (plan: string): NodeEvent => ({
+    reason: 'DryRunPlan', type: 'Normal',
+    message: `dry run, nothing was changed: ${plan}`,
+  }),
   nodeDrainSucceeded: (node: string): NodeEvent => ({
     reason: 'NodeDrainSucceeded', type: 'Normal',
     message: `node ${node} has been drained successfully as a response to a termination event`,

@@ -50,6 +50,9 @@ export class FakeCluster implements ClusterPort {
   refuseEvictions = false;
   async getNode() { return node; }
   async cordon(name: string) { this.log.push(`cordon ${name}`); return 'cordoned' as const; }
+  taints = new Map<string, string>();
+  async taint(name: string, t: { key: string; effect: string }) { this.log.push(`taint ${name} ${t.key}:${t.effect}`); this.taints.set(t.key, t.effect); return 'tainted' as const; }
+  async untaint(name: string, key: string) { this.log.push(`untaint ${name} ${key}`); return this.taints.delete(key) ? 'removed' as const : 'absent' as const; }
   async listPodsOnNode() { return this.pods; }
   async evictPod(p: PodInfo): Promise<EvictionResult> {
     this.log.push(`evict ${p.name}`);
@@ -172,7 +175,7 @@ export function setup(options: {
   const nodes: NodeDirectory = { findByInstanceId: () => node, waitForInstance: async () => node, readFresh: async () => node, ...options.nodes };
   const config: StepConfig = {
     verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: 'before-drain', withDeregister: true,
-    nodeJoinTimeoutSeconds: 0.05, nodeLabels: {}, retryLaterSeconds: 30,
+    nodeJoinTimeoutSeconds: 0.05, nodeLabels: {}, retryLaterSeconds: 30, cordonOnly: false, taint: undefined, dryRun: false,
     budget: { nodeJoinTimeoutSeconds: 0.05, deregistrationTimeoutSeconds: 600, drainTimeoutSeconds: 1, drainRetries: 1, drainIntervalSeconds: 0, maxTerminationGracePeriodSeconds: 0, volumeDetachTimeoutSeconds: 0 },
     ...options.config,
   };
