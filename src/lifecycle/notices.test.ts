@@ -29,12 +29,12 @@ class FakeLedger implements NoticeLedger {
   }
 }
 
-function withNotices(options: { events?: NoticeEvent[]; ledger?: FakeLedger } = {}) {
+function withNotices(options: { events?: NoticeEvent[]; ledger?: FakeLedger; dryRun?: boolean } = {}) {
   const notifier = new FakeNotifier(options.events);
   const ledger = options.ledger ?? new FakeLedger();
   const t0 = setup({ withStore: true });
   const notices = new ActionNotices(notifier, ledger, t0.metrics);
-  const t = setup({ withStore: true, deps: { notices, metrics: t0.metrics } });
+  const t = setup({ withStore: true, deps: { notices, metrics: t0.metrics }, config: { dryRun: options.dryRun ?? false } });
   return { t, notifier, ledger, notices, metrics: t0.metrics };
 }
 
@@ -72,6 +72,18 @@ describe('webhook notices', () => {
     await settled(notices);
     expect(notifier.sent.map((n) => n.event)).toEqual(['received', 'drained', 'failed']);
     expect(notifier.sent[2]).toMatchObject({ result: undefined, cause: expect.stringMatching(/could not be completed .*DefaultResult/u) });
+  });
+
+  it('--dry-run: one received notice carrying the plan, not recorded (a dry run writes no Lease); nothing else', async () => {
+    const { t, notifier, notices, ledger } = withNotices({ dryRun: true });
+    t.cluster.pods = [pod('a')];
+    const [m, lease] = t.message();
+    await t.workflow.handleMessage(m, lease);
+    await settled(notices);
+    expect(t.autoScaling.completions).toEqual([]);
+    expect(notifier.sent.map((n) => n.event)).toEqual(['received']);
+    expect(notifier.sent[0]!.dryRunPlan).toMatch(/^would cordon node n1; .*would evict/u);
+    expect(ledger.recorded.size).toBe(0);
   });
 
   it('sends only the events asked for (--webhook-events)', async () => {

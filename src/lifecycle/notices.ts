@@ -4,6 +4,10 @@
  * NoticeLedger) before it is handed to the notifier, which posts it in the background: nothing here waits for a
  * webhook, so no notice can delay the drain or the completion.
  *
+ * --dry-run: the one notice is `received`, once the plan is published, marked as a dry run and carrying the plan;
+ * nothing else happens, so nothing else is told. A dry run writes no Lease, so that notice is not recorded: the
+ * message is deleted right after the plan, and only SQS delivering that message twice could send it twice.
+ *
  * Guarantee: at most once per (action, event). A replica that dies after recording a notice and before its
  * delivery succeeded loses that notice (the replica that takes over sees it recorded and does not send it); a
  * notice whose record cannot be written is not sent either. Never twice, possibly not at all.
@@ -32,7 +36,9 @@ export function noticeOf(step: StepName, ending: StepEnding, ctx: ActionContext,
   const base = {
     action: ctx.action, nodeName: ctx.node?.name, degradedSteps: ctx.failures.map((f) => f.step),
     elapsedSeconds: Math.max(0, Math.round((nowMs - ctx.receivedAtMs) / 1000)), atMs: nowMs, result: undefined, cause: undefined,
+    dryRunPlan: undefined,
   };
+  if (step === 'dry_run') return ending === 'done' && ctx.dryRunPlan ? { ...base, event: 'received', dryRunPlan: ctx.dryRunPlan } : undefined;
   if (step === 'claim' && ending === 'done') return { ...base, event: 'received' };
   if (step === 'drain' && ending === 'done') return { ...base, event: 'drained' };
   if (step !== 'complete') return undefined;
@@ -73,7 +79,8 @@ export class ActionNotices {
   private announce(ctx: ActionContext, notice: ActionNotice): void {
     const { event } = notice;
     const { log } = ctx;
-    const ledger = this.ledger;
+    // A dry run has no Lease to record it in (see the top of this file).
+    const ledger = notice.dryRunPlan === undefined ? this.ledger : undefined;
     // Called now, not later: the store orders this write before the Lease's release or hand-over that follows.
     const recorded = ledger ? withTimeout([], RECORD_TIMEOUT_MS, (signal) => ledger.recordNotice(ctx.action, event, signal)) : Promise.resolve('recorded' as const);
     const done = recorded.then((result) => {

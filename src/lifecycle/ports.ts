@@ -298,6 +298,8 @@ export interface ActionNotice {
   /** Seconds since the action was first received. */
   readonly elapsedSeconds: number;
   readonly atMs: number;
+  /** --dry-run: the plan (nothing was changed); its one notice is `received`. undefined otherwise. */
+  readonly dryRunPlan: string | undefined;
 }
 
 /**

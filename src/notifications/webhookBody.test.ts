@@ -8,6 +8,11 @@ describe('webhook bodies', () => {
     expect(body['text']).toBe('lifecycle-manager: instance i-0123456789abcdef0 (node ip-10-0-1-23.ec2.internal) of nodes-a is terminating (hook lifecycle-manager); draining it');
   });
 
+  it('says "dry run" and gives the plan for a dry run\'s notice', () => {
+    const body = JSON.parse(defaultBody(undefined)({ ...SAMPLE_NOTICE, event: 'received', dryRunPlan: 'would cordon node n1; would evict 3 pods' })) as { text: string };
+    expect(body.text).toBe('lifecycle-manager (dry run): instance i-0123456789abcdef0 (node ip-10-0-1-23.ec2.internal) of nodes-a is terminating (hook lifecycle-manager); nothing was changed: would cordon node n1; would evict 3 pods');
+  });
+
   it('renders a Liquid template with the notice\'s variables', () => {
     const t = compileTemplate('{"event": {{ event | json }}, "id": {{ instanceId | json }}, "cluster": {{ clusterName | json }}, "steps": {{ degradedSteps | json }}}', 'prod', true);
     expect(t.ok).toBe(true);

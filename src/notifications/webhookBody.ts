@@ -25,6 +25,9 @@ export interface NoticeVariables {
   readonly time: string;
   /** --cluster-name, or null. */
   readonly clusterName: string | null;
+  /** --dry-run: true, and `plan` says what the termination would have done (nothing was changed). */
+  readonly dryRun: boolean;
+  readonly plan: string | null;
 }
 
 /** Renders a notice's body. Throws when a template fails to render. */
@@ -33,6 +36,7 @@ export type BodyRenderer = (notice: ActionNotice) => string;
 export function noticeText(n: ActionNotice): string {
   const what = `instance ${n.action.instanceId}${n.nodeName ? ` (node ${n.nodeName})` : ''} of ${n.action.autoScalingGroupName}`;
   const degraded = n.degradedSteps.length > 0 ? ` (steps that failed and were worked around: ${n.degradedSteps.join(', ')})` : '';
+  if (n.dryRunPlan !== undefined) return `lifecycle-manager (dry run): ${what} is terminating (hook ${n.action.lifecycleHookName}); nothing was changed: ${n.dryRunPlan}`;
   switch (n.event) {
     case 'received': return `lifecycle-manager: ${what} is terminating (hook ${n.action.lifecycleHookName}); draining it`;
     case 'drained': return `lifecycle-manager: ${what} drained after ${n.elapsedSeconds}s`;
@@ -46,7 +50,7 @@ export function noticeVariables(n: ActionNotice, clusterName: string | undefined
     event: n.event, text: noticeText(n), instanceId: n.action.instanceId, nodeName: n.nodeName ?? null,
     autoScalingGroupName: n.action.autoScalingGroupName, lifecycleHookName: n.action.lifecycleHookName, requestId: n.action.requestId,
     result: n.result ?? null, cause: n.cause ?? null, degradedSteps: n.degradedSteps, elapsedSeconds: n.elapsedSeconds,
-    time: new Date(n.atMs).toISOString(), clusterName: clusterName ?? null,
+    time: new Date(n.atMs).toISOString(), clusterName: clusterName ?? null, dryRun: n.dryRunPlan !== undefined, plan: n.dryRunPlan ?? null,
   };
 }
 
@@ -57,7 +61,7 @@ export function defaultBody(clusterName: string | undefined): BodyRenderer {
 /** A notice as realistic as can be, every field filled in: the startup check renders the template with it. */
 export const SAMPLE_NOTICE: ActionNotice = {
   event: 'failed', nodeName: 'ip-10-0-1-23.ec2.internal', result: 'ABANDON', cause: 'drain: pods still on the node', degradedSteps: ['deregister'],
-  elapsedSeconds: 42, atMs: Date.UTC(2026, 0, 1),
+  elapsedSeconds: 42, atMs: Date.UTC(2026, 0, 1), dryRunPlan: undefined,
   action: { autoScalingGroupName: 'nodes-a', lifecycleHookName: 'lifecycle-manager', instanceId: 'i-0123456789abcdef0', lifecycleActionToken: 'sample', requestId: 'sample-request', messageTime: undefined, format: 'autoscaling' },
 };
 
@@ -77,10 +81,12 @@ export function compileTemplate(text: string, clusterName: string | undefined, j
     return { ok: false, problem: `cannot parse it: ${firstLine(e)}` };
   }
   const render: BodyRenderer = (notice) => String(engine.renderSync(parsed, noticeVariables(notice, clusterName)));
-  for (const event of ['received', 'drained', 'completed', 'failed'] as const) {
+  const samples = [...(['received', 'drained', 'completed', 'failed'] as const).map((event) => ({ ...SAMPLE_NOTICE, event })), { ...SAMPLE_NOTICE, event: 'received' as const, dryRunPlan: 'would cordon node ip-10-0-1-23.ec2.internal' }];
+  for (const sample of samples) {
+    const { event } = sample;
     let body: string;
     try {
-      body = render({ ...SAMPLE_NOTICE, event });
+      body = render(sample);
     } catch (e) {
       return { ok: false, problem: `fails to render: ${firstLine(e)}` };
     }

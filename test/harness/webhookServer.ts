@@ -18,6 +18,9 @@ export interface ReceivedHook {
   readonly json: unknown;
   /** The status sent back; undefined while unanswered (stalled, or still waiting out its delay). */
   answeredWith: number | undefined;
+  /** When the request's body had arrived, and when it was answered (epoch ms). */
+  readonly atMs: number;
+  answeredAtMs: number | undefined;
 }
 
 export class WebhookServer {
@@ -51,6 +54,15 @@ export class WebhookServer {
     return this.received.filter((r) => r.path === path).map((r) => r.json);
   }
 
+  /** What the server saw, one line a request, for a test's output (a closing note). */
+  transcript(): string {
+    const t0 = this.received[0]?.atMs ?? 0;
+    return this.received.map((r) => {
+      const answered = r.answeredWith === undefined ? 'no answer' : `${r.answeredWith} after ${r.answeredAtMs! - r.atMs} ms`;
+      return `  +${((r.atMs - t0) / 1000).toFixed(1)}s POST ${r.path} → ${answered}: ${r.body.length > 300 ? `${r.body.slice(0, 300)}…` : r.body}`;
+    }).join('\n');
+  }
+
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     for (const res of this.open) res.destroy();
@@ -65,7 +77,7 @@ export class WebhookServer {
       const body = Buffer.concat(chunks).toString('utf8');
       let json: unknown;
       try { json = JSON.parse(body); } catch { json = undefined; }
-      const hook: ReceivedHook = { path: req.url ?? '/', headers: req.headers, body, json, answeredWith: undefined };
+      const hook: ReceivedHook = { path: req.url ?? '/', headers: req.headers, body, json, answeredWith: undefined, atMs: Date.now(), answeredAtMs: undefined };
       const index = this.received.length;
       this.received.push(hook);
       const answer = this.answer(hook, index);
@@ -74,6 +86,7 @@ export class WebhookServer {
       if (answer === 'stall') return;
       const send = (): void => {
         hook.answeredWith = answer.status;
+        hook.answeredAtMs = Date.now();
         res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers }).end(answer.status < 300 ? 'ok' : `status ${answer.status}`);
       };
       if (!answer.delayMs) return send();
