@@ -55,6 +55,8 @@ describe('webhook deliveries', () => {
     n.send(notice());
     await flushed(n);
     expect(server.received.map((r) => r.answeredWith)).toEqual([500, 200]);
+    // Both attempts carry the same key, so a receiver can drop a repeat.
+    expect(server.received.map((r) => r.headers['idempotency-key'])).toEqual(['nodes-a/i-0123456789abcdef0/sample-request/completed', 'nodes-a/i-0123456789abcdef0/sample-request/completed']);
     expect(await outcome('completed', 'delivered')).toBe(1);
     expect(await counter(metrics.webhookFailedAttempts, { code: '500' })).toBe(1);
   });

@@ -101,7 +101,7 @@ export class WebhookNotifier implements Notifier {
     const { signal, dispose } = linkedSignal([this.stopper.signal], Math.max(0, notice.atMs + boundMs - Date.now()));
     try {
       for (let attempt = 1; ; attempt++) {
-        const result = await this.slots.with(signal, () => this.attempt(body, signal)).catch((): Attempt => ({ kind: 'stopped' }));
+        const result = await this.slots.with(signal, () => this.attempt(body, idempotencyKey(notice), signal)).catch((): Attempt => ({ kind: 'stopped' }));
         if (result.kind === 'delivered') {
           this.count(event, 'delivered');
           this.log.info(`webhook ${what} delivered (HTTP ${result.status}${attempt > 1 ? `, attempt ${attempt}` : ''})`);
@@ -128,11 +128,11 @@ export class WebhookNotifier implements Notifier {
     }
   }
 
-  private async attempt(body: string, delivery: AbortSignal): Promise<Attempt> {
+  private async attempt(body: string, key: string, delivery: AbortSignal): Promise<Attempt> {
     if (delivery.aborted) return { kind: 'stopped' };
     const { signal, dispose } = linkedSignal([delivery], this.settings.attemptTimeoutSeconds * 1000);
     try {
-      const answer = await this.transport.post(this.settings.url, this.headers, body, signal);
+      const answer = await this.transport.post(this.settings.url, { 'idempotency-key': key, ...this.headers }, body, signal);
       const { status } = answer;
       if (status >= 200 && status < 300) return { kind: 'delivered', status };
       const detail = `HTTP ${status}${answer.excerpt ? `: ${answer.excerpt}` : ''}`;
@@ -161,6 +161,14 @@ export class WebhookNotifier implements Notifier {
   private count(event: NoticeEvent, outcome: WebhookOutcome): void {
     this.metrics.webhookDeliveries.inc({ event, outcome });
   }
+}
+
+/**
+ * The same for every attempt of one notice, and for nothing else: a receiver that must not show a notice twice (a
+ * retry after an answer lost on the way back) can drop a repeated key. The lifecycle action token is left out.
+ */
+export function idempotencyKey(n: ActionNotice): string {
+  return `${n.action.autoScalingGroupName}/${n.action.instanceId}/${n.action.requestId}/${n.event}`;
 }
 
 function describeNotice(n: ActionNotice): string {
