@@ -134,6 +134,17 @@ describe('webhook deliveries', () => {
     const all = lines.join('\n');
     expect(all).not.toContain('secret-token');
     expect(all).not.toContain('very-secret');
+    // A connection refused (the server gone) is retried, and its error names no path either.
+    const port = server.port;
+    await server.close();
+    const refused = notifier({ url: new URL(`http://127.0.0.1:${port}/hook/secret-token`), deliveryTimeoutSeconds: 1 });
+    refused.send(notice('drained'));
+    await flushed(refused);
+    expect(await counter(metrics.webhookFailedAttempts, { event: 'drained', code: 'network' })).toBeGreaterThanOrEqual(1);
+    expect(await outcome('drained', 'failed')).toBe(1);
+    expect(lines.join('\n')).toMatch(/webhook drained for i-\w+ not delivered within --webhook-delivery-timeout \(1s\): \d+ attempts; last: /u);
+    expect(lines.join('\n')).not.toContain('secret-token');
+    server = await WebhookServer.start();
     expect(describeRoute(new URL('https://hooks.example/services/T/B/x'), proxySettingsFrom({ HTTPS_PROXY: 'http://user:pw@127.0.0.1:3128' }))).toBe('through the proxy http://127.0.0.1:3128');
   });
 });
