@@ -127,6 +127,11 @@ export function valuesZod({ flags, alerts }) {
     dnsConfig: d(kube, 'the pod\'s DNS config'),
     extraVolumes: d(kubeList, 'extra volumes'),
     extraVolumeMounts: d(kubeList, 'extra volume mounts'),
+    webhook: d(obj({
+      urlSecret: d(obj({ name: d(z.string(), 'Secret name ("" none)'), key: d(z.string(), 'its key') }), 'a Secret key holding the webhook URL: mounted, sets --webhook-url-file'),
+      headersSecret: d(obj({ name: d(z.string(), 'Secret name ("" none)'), key: d(z.string(), 'its key') }), 'a Secret key holding extra headers, one "Name: value" per line: mounted, sets --webhook-headers-file'),
+      template: d(z.string(), 'a Liquid template for the body, put in a ConfigMap: sets --webhook-template ("" the Slack-compatible default)'),
+    }), 'webhook notices (README, "Webhook notices")'),
     service: d(obj({
       enabled: d(z.boolean(), 'render the metrics Service'),
       type: d(z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']), 'its type'),

@@ -77,6 +77,12 @@ const ROWS = [
     ['Load-balancer deregistration wait (p90)', 'timeseries', 's', [
       q(quantile(0.9, 'lifecycle_manager_lb_deregistration_wait_seconds', 'type'), '{{type}}'),
     ]],
+    ['Webhook notices by event and outcome', 'timeseries', 'ops', [
+      q(`sum by (event, outcome) (${rate('lifecycle_manager_webhook_deliveries_total')})`, '{{event}} {{outcome}}'),
+    ]],
+    ['Webhook attempts that failed, by code', 'timeseries', 'ops', [
+      q(`sum by (code) (${rate('lifecycle_manager_webhook_failed_attempts_total')})`, '{{code}}'),
+    ]],
   ]],
   ['Queue, API calls and the process', [
     ['SQS messages', 'timeseries', 'ops', [

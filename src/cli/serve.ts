@@ -28,6 +28,9 @@ import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { ActionNotices } from '../lifecycle/notices.js';
+import { createHttpTransport, describeRoute, proxySettingsFrom } from '../notifications/httpTransport.js';
+import { WebhookNotifier } from '../notifications/webhookNotifier.js';
 import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
 import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
@@ -50,6 +53,8 @@ const DRAIN_POLL_INTERVAL_MS = 1_000;
 /** Longest the startup checks (queue, permissions) may take before serve gives up with one line. */
 const STARTUP_TIMEOUT_MS = 60_000;
 const RETRY_LATER_SECONDS = 30;
+/** At shutdown, webhook deliveries in flight get this long to finish (the pod's grace period is for the actions). */
+const WEBHOOK_FLUSH_MS = 5_000;
 
 export interface ServeEnvironment {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -91,7 +96,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
         .catch((e: unknown) => startupFailure(e, `cannot read the attributes of SQS queue ${config.queueName}`, startup));
       return { queueUrl: url, queueSettings: settings };
     });
-    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log }, environment);
+    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log, userAgent: `lifecycle-manager/${build.version}` }, environment);
   } finally {
     aws.destroy();
   }
@@ -105,6 +110,7 @@ interface Wiring {
   readonly queueSettings: Awaited<ReturnType<typeof readQueueSettings>>;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly userAgent: string;
 }
 
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
@@ -121,6 +127,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
+  const notices = createNotices(config, w, environment, store);
   const workflow = new LifecycleWorkflow({
     config: {
       verifyLifecycleState: config.verifyLifecycleState,
@@ -172,6 +179,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     registry,
     sharedQueue,
     shutdown: environment.shutdown,
+    notices,
   });
   const consumer = new QueueConsumer(new SqsQueue(aws.sqs, w.queueUrl, config.apiTimeoutSeconds * 1000), {
     queueName: config.queueName,
@@ -203,10 +211,20 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
+    if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
     await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined)]);
     await http.close();
   }
+}
+
+/** Webhook notices, when --webhook-url or --webhook-url-file is set: recorded in the actions' Leases, posted in the background. */
+function createNotices(config: ServeConfig, w: Wiring, environment: ServeEnvironment, store: LeaseActionStore): ActionNotices | undefined {
+  if (!config.webhook) return undefined;
+  const proxy = proxySettingsFrom(environment.env);
+  w.log.info(`${config.webhook.summary}; ${describeRoute(config.webhook.settings.url, proxy)}`);
+  const notifier = new WebhookNotifier(config.webhook.settings, createHttpTransport(proxy), w.metrics, w.log, { userAgent: w.userAgent });
+  return new ActionNotices(notifier, store, w.metrics);
 }
 
 /** Who serve acts as, for messages: the kubeconfig context, or the pod's service account. */

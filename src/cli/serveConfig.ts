@@ -6,6 +6,7 @@ import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logg
 import { parseListenAddress } from '../observability/httpServer.js';
 import { boolFrom, intFrom } from './flagValues.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+import { type ServeWebhook, webhookFrom } from './webhookFlags.js';
 
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
@@ -62,6 +63,8 @@ export interface ServeConfig {
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
   readonly nodeWatchTimeoutSeconds: number;
+  /** Webhook notifications (--webhook-url or --webhook-url-file); undefined sends none. */
+  readonly webhook: ServeWebhook | undefined;
 }
 
 /** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
@@ -148,6 +151,8 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     problems.push(`--metrics-address: ${(e as Error).message}`);
   }
 
+  const webhook = webhookFrom({ str, int }, clusterName || undefined, problems);
+
   const withDeregister = bool('with-deregister');
   const dryRun = bool('dry-run');
   const cordonOnly = bool('cordon-only');
@@ -179,7 +184,7 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
     deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
-    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined,
+    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined, webhook,
   };
 }
 
@@ -199,6 +204,11 @@ export function configFields(c: ServeConfig): Record<string, string | number | b
     'node-watch-timeout': c.nodeWatchTimeoutSeconds, 'cluster-name': c.clusterName ?? '', 'lease-namespace': c.leaseNamespace,
     'lease-duration': c.leaseDurationSeconds, 'volume-detach-timeout': c.volumeDetachTimeoutSeconds, 'dry-run': c.dryRun,
     'cordon-only': c.cordonOnly, 'taint-node': c.taintEffect !== undefined, 'taint-effect': c.taintEffect ?? '',
+    // Where notices go, never the URL itself (it often carries a secret), nor the headers' values.
+    'webhook-url': c.webhook ? `${c.webhook.settings.url.origin}/…` : '', 'webhook-url-file': c.webhook?.files.urlFile ?? '',
+    'webhook-headers-file': c.webhook?.files.headersFile ?? '', 'webhook-template': c.webhook?.files.template ?? '',
+    'webhook-events': c.webhook ? [...c.webhook.settings.events].join(',') : '',
+    'webhook-timeout': c.webhook?.settings.attemptTimeoutSeconds ?? '', 'webhook-delivery-timeout': c.webhook?.settings.deliveryTimeoutSeconds ?? '',
     ...(c.kubectlPathSet !== undefined ? { 'kubectl-path': c.kubectlPathSet } : {}),
   };
 }

@@ -48,6 +48,8 @@ export class ActionContext {
   /** Why the action is being abandoned (the first failure under `abandon`). */
   abandonCause: string | undefined;
   readonly failures: StepFailure[] = [];
+  /** --dry-run: the plan the dry_run step published (what the termination would have done). */
+  dryRunPlan: string | undefined;
   finish: Finish | undefined;
   /** Aborted when the action must stop at once: AWS no longer has it, or another replica took it over. */
   private readonly stopper = new AbortController();

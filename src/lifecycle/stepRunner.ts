@@ -3,7 +3,10 @@ import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
 import { describeError, isActionGone, isOwnershipLost } from './errors.js';
 import { linkedSignal } from './sleep.js';
-import { type FailureClass, POLICY_CONSEQUENCE, type Step, failureClass } from './step.js';
+import { type FailureClass, POLICY_CONSEQUENCE, type Step, type StepName, type StepOutcome, failureClass } from './step.js';
+
+/** How a step ended, for observers (the webhook notices): its outcome, or `failed` after its policy was applied. */
+export type StepEnding = StepOutcome['kind'] | 'failed';
 
 export interface StepRunnerOptions {
   readonly metrics: Metrics;
@@ -11,6 +14,8 @@ export interface StepRunnerOptions {
   readonly retryLaterSeconds: number;
   /** Visibility delay for the messages of an action another replica took over. */
   readonly lostReleaseDelaySeconds: number;
+  /** Told how each step ended (not when the action was stopped from outside); must return at once and not throw. */
+  readonly onStepEnded?: (step: StepName, ctx: ActionContext, ending: StepEnding) => void;
 }
 
 /**
@@ -45,8 +50,10 @@ async function runStep(step: Step<ActionContext>, ctx: ActionContext, options: S
   const endsAtMs = step.shareEndsAtMs({ nowMs: Date.now(), deadlineMs: ctx.deadlineMs });
   const share = linkedSignal([ctx.signal], endsAtMs === undefined ? undefined : endsAtMs - Date.now());
   const timer = options.metrics.phaseDuration.startTimer({ phase: step.name });
+  let ending: StepEnding;
   try {
     const outcome = await step.run(ctx, share.signal, endsAtMs);
+    ending = outcome.kind;
     if (outcome.kind === 'degraded') recordFailure(step, ctx, outcome.failureClass, outcome.cause, options, { name: 'StepDegraded', message: outcome.cause });
     else if (outcome.kind === 'skipped') ctx.log.debug(`step ${step.name} skipped: ${outcome.why}`);
   } catch (e) {
@@ -55,10 +62,12 @@ async function runStep(step: Step<ActionContext>, ctx: ActionContext, options: S
       return;
     }
     recordFailure(step, ctx, failureClass(e, share.signal.aborted), share.signal.aborted ? `no time left in its share of the deadline (${describeError(e)})` : describeError(e), options, e);
+    ending = 'failed';
   } finally {
     share.dispose();
     timer();
   }
+  options.onStepEnded?.(step.name, ctx, ending);
 }
 
 /** Records a step's failure (log, metric, Event on the Node) and applies the step's policy. */

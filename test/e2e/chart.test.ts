@@ -57,6 +57,11 @@ function deploymentOf(objs: k8s.KubernetesObject[]): k8s.V1Deployment {
   return objs.find((o) => o.kind === 'Deployment') as k8s.V1Deployment;
 }
 
+/** Webhook notices from a Secret (URL and headers) and an inline template. */
+const WEBHOOK_VALUES = {
+  webhook: { urlSecret: { name: 'hooks', key: 'slack-url' }, headersSecret: { name: 'hooks', key: 'headers' }, template: '{"text": {{ text | json }}, "event": {{ event | json }}}' },
+};
+
 describe('the Helm chart', () => {
   it('passes helm lint --strict with the defaults and with every optional object on', () => {
     for (const extra of [[], ALL_ON]) {
@@ -164,6 +169,28 @@ describe('the Helm chart', () => {
     expect(service.spec!.ports![0]!.targetPort).toBe('metrics');
     const monitor = objs.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string; path: string }[] } };
     expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+  });
+
+  it('mounts the webhook Secrets and template where the --webhook-*-file flags it passes point, and refuses a URL given twice', () => {
+    const file = valuesFile(WEBHOOK_VALUES);
+    const objs = objects(scripts.helmTemplate(helm, ['-f', file]));
+    const pod = deploymentOf(objs).spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const flagged = Object.fromEntries(container.args!.filter((a) => /^--webhook-(url-file|headers-file|template)=/u.test(a)).map((a) => a.slice(2).split('=') as [string, string]));
+    const mounted = (path: string) => {
+      const mount = container.volumeMounts!.find((m) => path.startsWith(`${m.mountPath}/`))!;
+      return { path: path.slice(mount.mountPath.length + 1), readOnly: mount.readOnly, volume: pod.volumes!.find((v) => v.name === mount.name)! };
+    };
+    expect(mounted(flagged['webhook-url-file']!)).toMatchObject({ path: 'slack-url', readOnly: true, volume: { secret: { secretName: 'hooks', items: [{ key: 'slack-url', path: 'slack-url' }] } } });
+    expect(mounted(flagged['webhook-headers-file']!)).toMatchObject({ path: 'headers', readOnly: true, volume: { secret: { secretName: 'hooks', items: [{ key: 'headers', path: 'headers' }] } } });
+    const template = mounted(flagged['webhook-template']!);
+    const configMap = objs.find((o) => o.kind === 'ConfigMap' && o.metadata!.name === template.volume.configMap!.name) as k8s.V1ConfigMap;
+    expect(configMap.data![template.path]).toBe(WEBHOOK_VALUES.webhook.template);
+    expect(deploymentOf(objs).spec!.template.metadata!.annotations!['checksum/webhook-template']).toMatch(/^[0-9a-f]{64}$/u);
+    const twice = valuesFile({ ...WEBHOOK_VALUES, flags: { 'webhook-url': 'https://hooks.example/x' } });
+    const run = spawnSync(helm, ['template', 'x', CHART, '-f', twice], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('webhook.urlSecret sets --webhook-url-file: leave flags.webhook-url and flags.webhook-url-file empty');
   });
 
   it('keeps the committed plain manifests and dashboards equal to a fresh render (npm run manifests)', () => {
@@ -281,6 +308,14 @@ describe('the apiserver', () => {
       { release: 'lm-dryrun', namespace });
     expect(objects(yaml).map((o) => o.kind)).toEqual(expect.arrayContaining(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'ServiceAccount', 'ServiceMonitor']));
     expect(documents(yaml)).toHaveLength(objects(yaml).length);
+    expect(await refusals(documents(yaml))).toEqual([]);
+  });
+
+  it('accepts the objects of the webhook values (server-side dry-run)', async () => {
+    const namespace = 'lm-chart-dryrun';
+    await ensureNamespace(namespace);
+    const yaml = scripts.helmTemplate(helm, ['-f', valuesFile(WEBHOOK_VALUES)], { release: 'lm-webhook', namespace });
+    expect(objects(yaml).filter((o) => o.kind === 'ConfigMap').map((o) => o.metadata!.name)).toContain('lm-webhook-lifecycle-manager-webhook-template');
     expect(await refusals(documents(yaml))).toEqual([]);
   });
 

@@ -106,6 +106,26 @@ app.kubernetes.io/part-of: lifecycle-manager
 - {{ printf "--%s=%s" $name (include "lifecycle-manager.flagValue" $value) | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.webhook }}
+{{- if .urlSecret.name }}
+{{- if or (index $.Values.flags "webhook-url") (index $.Values.flags "webhook-url-file") }}
+{{- fail "webhook.urlSecret sets --webhook-url-file: leave flags.webhook-url and flags.webhook-url-file empty" }}
+{{- end }}
+- {{ printf "--webhook-url-file=/etc/lifecycle-manager/webhook/url/%s" .urlSecret.key | quote }}
+{{- end }}
+{{- if .headersSecret.name }}
+{{- if index $.Values.flags "webhook-headers-file" }}
+{{- fail "webhook.headersSecret sets --webhook-headers-file: leave flags.webhook-headers-file empty" }}
+{{- end }}
+- {{ printf "--webhook-headers-file=/etc/lifecycle-manager/webhook/headers/%s" .headersSecret.key | quote }}
+{{- end }}
+{{- if .template }}
+{{- if index $.Values.flags "webhook-template" }}
+{{- fail "webhook.template sets --webhook-template: leave flags.webhook-template empty" }}
+{{- end }}
+- "--webhook-template=/etc/lifecycle-manager/webhook/template/body.liquid"
+{{- end }}
+{{- end }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
