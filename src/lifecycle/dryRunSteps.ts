@@ -83,7 +83,7 @@ async function publishPlan(deps: StepDeps, planner: DrainPlanner, ctx: ActionCon
   if (node && c.cordonOnly) lines.push('would not evict (--cordon-only)');
   else if (node) {
     const plan = await read('the drain plan', () => planner.plan(node.name, undefined, log, signal));
-    if (plan) lines.push(`would evict ${describePlan(plan)}`);
+    if (plan) lines.push(`would drain: ${describePlan(plan)}`);
     if (deps.volumes && c.budget.volumeDetachTimeoutSeconds > 0) {
       const attached = await read('the volume attachments', () => deps.volumes!.attached(node.name, log, signal));
       if (attached && attached.length > 0) lines.push(`would wait up to ${c.budget.volumeDetachTimeoutSeconds}s for ${attached.length} volumes to detach (${describeAttachments(attached)})`);
@@ -95,6 +95,7 @@ async function publishPlan(deps: StepDeps, planner: DrainPlanner, ctx: ActionCon
   const plan = lines.join('; ');
   log.info(`dry run for event ${action.requestId}: ${plan}`);
   ctx.publish(NodeEvents.dryRunPlan(plan));
+  ctx.dryRunPlan = plan;
   deps.metrics.dryRunPlans.inc({ outcome: unread.length > 0 ? 'partial' : 'complete' });
   deps.metrics.recordMessage('deleted', 'dry_run');
   ctx.finish = { settle: 'delete', releaseRecord: false };

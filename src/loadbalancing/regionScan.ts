@@ -117,7 +117,7 @@ export class RegionScan {
         } else if (isResourceGone(e)) {
           log.debug(`target group ${group.name} was deleted during the scan`);
         } else {
-          log.warn(`could not read target group ${group.name} during the scan: ${describeError(e)}`);
+          log.warn(`could not read target group ${group.name} during the scan: ${describeError(e)}`, { error: e });
           failedGroups.push({ group, error: describeError(e), failureClass: failureClass(e, false) });
         }
         return [];
