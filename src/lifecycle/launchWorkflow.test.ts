@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { counter, instanceId, messageBody, node, pod, setup } from '../../test/unit/fakes/workflow.js';
 import { LAUNCHING_TRANSITION, TERMINATING_TRANSITION } from './action.js';
-import type { NodeDirectory, NodeInfo, PodInfo } from './ports.js';
+import { ActionNotices } from './notices.js';
+import type { ActionNotice, NodeDirectory, NodeInfo, Notifier, PodInfo } from './ports.js';
 import { abortReason } from './sleep.js';
 import type { LaunchSettings } from './stepDeps.js';
 
@@ -33,8 +34,9 @@ class FakeNodes implements NodeDirectory {
   }
 }
 
-function launchSetup(launch: Partial<LaunchSettings> = {}, nodes = new FakeNodes(), dryRun = false) {
+function launchSetup(launch: Partial<LaunchSettings> = {}, nodes = new FakeNodes(), dryRun = false, deps: Parameters<typeof setup>[0]['deps'] = {}) {
   const t = setup({
+    deps,
     config: { dryRun, launch: { timeoutSeconds: 5, waitForDaemonSets: false, pollIntervalMs: 10, ...launch } },
     nodes: { findByInstanceId: () => nodes.findByInstanceId(), readFresh: () => nodes.readFresh(), waitForInstance: (id, signal, accept) => nodes.waitForInstance(id, signal, accept) },
   });
@@ -197,5 +199,21 @@ describe('launch lifecycle actions (--launch-hooks)', () => {
     expect(t.autoScaling.completions).toEqual([]);
     expect(t.cluster.log).toEqual([]);
     expect(t.store.releases).toBe(1);
+  });
+
+  it('posts no webhook notice for a launch, Ready or abandoned (the notices are a termination\'s)', async () => {
+    const sent: ActionNotice[] = [];
+    const notifier: Notifier = { wants: () => true, send: (n) => { sent.push(n); }, flush: async () => undefined };
+    const notices = new ActionNotices(notifier, undefined, setup().metrics);
+    const ready = launchSetup({}, new FakeNodes(), false, { notices });
+    ready.nodes.set(node);
+    const [m1, l1] = ready.message('m1', launchBody());
+    await ready.workflow.handleMessage(m1, l1);
+    const abandoned = launchSetup({ timeoutSeconds: 0.1 }, new FakeNodes(), false, { notices });
+    const [m2, l2] = abandoned.message('m2', launchBody());
+    await abandoned.workflow.handleMessage(m2, l2);
+    await notices.flush(new AbortController().signal);
+    expect([ready.autoScaling.completions, abandoned.autoScaling.completions]).toEqual([['CONTINUE'], ['ABANDON']]);
+    expect(sent).toEqual([]);
   });
 });

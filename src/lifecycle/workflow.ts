@@ -111,7 +111,8 @@ export class LifecycleWorkflow {
       await runSteps(steps, ctx, {
         metrics, retryLaterSeconds: config.retryLaterSeconds,
         lostReleaseDelaySeconds: Math.max(30, 2 * (store?.leaseDurationSeconds ?? 15)),
-        onStepEnded: this.deps.notices?.stepEnded,
+        // Launches post no notices: the webhook's events and texts are a termination's ("draining it", "drained").
+        onStepEnded: launch ? undefined : this.deps.notices?.stepEnded,
       });
     } finally {
       await ctx.stopKeepAlive();
