@@ -60,7 +60,7 @@ const ROWS = [
     ]],
     ['Launches (--launch-hooks)', 'timeseries', 'ops', [
       q(`sum by (result, reason) (${rate('lifecycle_manager_launches_total')})`, '{{result}} ({{reason}})'),
-      q('sum(lifecycle_manager_launching_instances_count§)', 'launching now'),
+      q('sum(lifecycle_manager_launching_instances§)', 'launching now'),
     ]],
     ['Dry-run plans (--dry-run)', 'timeseries', 'ops', [
       q(`sum by (outcome) (${rate('lifecycle_manager_dry_run_plans_total')})`, '{{outcome}}'),
