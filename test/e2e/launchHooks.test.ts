@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/infra.js';
 import { LAUNCHING, joinNode, putLaunchHook, scaleOut } from '../harness/launches.js';
 import type { LifecycleActionRecord } from '../harness/moto.js';
+import { WebhookServer } from '../harness/webhookServer.js';
 import type { World, WorldInstance } from '../harness/world.js';
 import { e2eFixture } from './fixture.js';
 
@@ -196,5 +197,31 @@ describe('launch lifecycle hooks (--launch-hooks)', () => {
     const action = await ended(instance.instanceId, 20_000);
     expect(action).toMatchObject({ result: 'CONTINUE', resultSource: 'expired', completeCalls: 0, heartbeats: 0 });
     expect(await reasons(world, instance.nodeName)).toEqual([]);
+  });
+
+  it('with --webhook-url posts notices for a termination and none for a launch', async () => {
+    const server = await WebhookServer.start();
+    try {
+      const world = await launchWorld();
+      const lm = await f.serve(world, [...LAUNCH, '--launch-timeout', '60', '--webhook-url', server.url()]);
+      const [launched] = await scaleOut(f.aws, world) as [WorldInstance];
+      await joinNode(f.kubelet, launched, 'True');
+      expect(await ended(launched.instanceId, 30_000)).toMatchObject({ result: 'CONTINUE', completeCalls: 1 });
+      const terminated = world.instances[0]!.instanceId;
+      await world.terminate(terminated);
+      await eventually('the termination\'s completed notice', async () => server.bodies().some((b) => /completed CONTINUE/u.test((b as { text: string }).text)), 60_000, 200);
+      await lm.waitForLog(new RegExp(`${launched.instanceId}> launch event .* completed with CONTINUE`, 'u'), 10_000);
+      const texts = server.bodies().map((b) => (b as { text: string }).text);
+      process.stderr.write(`webhook server saw:\n${server.transcript()}\n`);
+      expect(texts.length).toBeGreaterThanOrEqual(2);
+      for (const text of texts) {
+        expect(text).toContain(terminated);
+        expect(text).not.toContain(launched.instanceId);
+      }
+      expect(await lm.metric('lifecycle_manager_launches_total', { result: 'CONTINUE', reason: 'ready' })).toBe(1);
+      await removeLaunchHook(world);
+    } finally {
+      await server.close();
+    }
   });
 });
