@@ -25,6 +25,7 @@ import { ConfigError, MissingPermissionsError, QueueNotFoundError, describeError
 import { describeBudget } from '../lifecycle/timeBudget.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
 import { withTimeout } from '../lifecycle/sleep.js';
+import { retriedAtStartup } from './startupRetry.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
@@ -86,13 +87,13 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     // Start only when able to work: the queue is reachable and every permission the steps need is granted.
     const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, async (startup) => {
       const [url, missing] = await Promise.all([
-        resolveQueueUrl(aws.sqs, config.queueName, config.region, startup)
+        retriedAtStartup(`reaching SQS queue ${config.queueName}`, () => resolveQueueUrl(aws.sqs, config.queueName, config.region, startup), log, startup)
           .catch((e: unknown) => startupFailure(e, `cannot reach SQS queue ${config.queueName} in ${config.region}`, startup)),
         missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace, { dryRun: config.dryRun }), log, startup)
           .catch((e: unknown) => startupFailure(e, `cannot check Kubernetes permissions at ${kubeConfig.getCurrentCluster()?.server ?? 'the apiserver'}`, startup)),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
-      const settings = await readQueueSettings(aws.sqs, url, startup)
+      const settings = await retriedAtStartup(`reading SQS queue ${config.queueName}`, () => readQueueSettings(aws.sqs, url, startup), log, startup)
         .catch((e: unknown) => startupFailure(e, `cannot read the attributes of SQS queue ${config.queueName}`, startup));
       return { queueUrl: url, queueSettings: settings };
     });
