@@ -4,7 +4,7 @@ import { AccessDeniedError, TransientError } from '../lifecycle/errors.js';
 import type { DeregistrationRequest, EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { createLoadBalancerDeregistrar } from './createDeregistrar.js';
+import { createLoadBalancing } from './createDeregistrar.js';
 import type { DiscoveryMode } from './discovery.js';
 
 class Events implements EventRecorder {
@@ -24,7 +24,7 @@ function world(mode: DiscoveryMode, types = { targetGroups: true, classicLoadBal
   const metrics = new Metrics({ defaultMetrics: false });
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', format: 'text', write: (l) => lines.push(l) });
-  const deregistrar = createLoadBalancerDeregistrar(
+  const { deregistrar } = createLoadBalancing(
     { targetGroups: elb, classic: elb, trafficSources: elb },
     { ...types, discovery: mode, scanTtlSeconds: 60, apiRatePerSecond: 1_000 },
     { events, metrics, log },
@@ -229,7 +229,7 @@ describe('TargetDeregistrar', () => {
     const report = await run(w.deregistrar.deregister(w.request(1), live()));
     expect(report.targetGroups).toBe(1);
     expect(w.elb.live(fine)).toEqual([]);
-    expect(report.problems).toEqual([{ what: expect.stringMatching(/^could not check target group flaky: no answer within 15s \(DescribeTargetHealth of target group flaky failing \(elasticloadbalancing:DescribeTargetHealth: ServiceUnavailable\)\)$/u), failureClass: 'timeout' }]);
+    expect(report.problems).toEqual([{ what: expect.stringMatching(/^could not check target group flaky: no answer within 15s \(DescribeTargetHealth failed \d+ times, last: elasticloadbalancing:DescribeTargetHealth: ServiceUnavailable\)$/u), failureClass: 'timeout' }]);
   });
 
   it('when its time runs out, reports what is still draining instead of failing, and stops waiting', async () => {

@@ -1,5 +1,6 @@
 import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
 import type { DeregistrationReport, DeregistrationRequest, EventRecorder, LoadBalancerDeregistrar, NodeEvent } from '../lifecycle/ports.js';
+import { linkedSignal } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,8 +17,6 @@ export interface TargetDeregistrarDeps {
   readonly events: EventRecorder;
   readonly metrics: Metrics;
   readonly mode: DiscoveryMode;
-  /** A region scan older than this is not trusted for a new event. */
-  readonly scanTtlMs: number;
 }
 
 type Outcome =
@@ -25,8 +24,9 @@ type Outcome =
   | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly failureClass: FailureClass };
 
 /**
- * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the Auto
- * Scaling group's attachments and/or the shared region scan, per --lb-discovery), deregisters each target group's
+ * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the cluster's
+ * own load balancers — the Auto Scaling group's attachments and the TargetGroupBindings — and/or the region index,
+ * per --lb-discovery), deregisters each target group's
  * targets and each classic load balancer's instance (calls merged with other events'), and waits until they are
  * gone or the signal aborts (the step's share of the deadline is spent). Each load balancer succeeds or fails on
  * its own; one deleted meanwhile is skipped with a warning. Never throws: what did not finish is in the report.
@@ -52,14 +52,30 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
         if (membership) work.push(this.handle(membership, request, signal));
       }
     };
+    // Entries read before the Node existed cannot have seen its targets.
+    const notBeforeMs = request.node?.creationTimestamp?.getTime() ?? 0;
+    const startedAtMs = Date.now();
+    // Once the cluster's own load balancers (bindings, the Auto Scaling group) have found the instance, it no
+    // longer waits for index entries it lacks: those are read in the background all the same.
+    const answered = new AbortController();
+    const wait = linkedSignal([signal, answered.signal]);
     const searches: Array<Promise<void>> = [];
-    if (mode !== 'scan') searches.push(discovery.attached(identity, request.autoScalingGroupName, log, signal).then(take));
+    if (mode !== 'scan') {
+      searches.push(discovery.targeted(identity, request.autoScalingGroupName, notBeforeMs, log, signal, (found) => {
+        if (found.memberships.length > 0) answered.abort(new Error('the targeted set answered'));
+        take(found);
+      }));
+    }
     if (mode !== 'targeted') {
-      // A scan that started before the node existed cannot have seen its targets.
-      const notBeforeMs = Math.max(Date.now() - this.deps.scanTtlMs, request.node?.creationTimestamp?.getTime() ?? 0);
-      searches.push(discovery.scanned(identity, notBeforeMs, signal).then(take));
+      searches.push(discovery.indexed(identity, notBeforeMs, log, wait.signal, take).catch((e: unknown) => {
+        if (answered.signal.aborted && !signal.aborted && isAbort(e)) return;
+        throw e;
+      }));
     }
     const searched = await Promise.allSettled(searches);
+    wait.dispose();
+    const found = work.length;
+    log.info(`found ${found} load balancers holding the instance in ${((Date.now() - startedAtMs) / 1000).toFixed(3)}s`);
     // Work started by one search finishes even when the other failed; `work` is complete once both settled.
     const outcomes = await Promise.all(work);
     for (const s of searched) {
