@@ -3,10 +3,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { AwsAutoScaling } from '../aws/autoScaling.js';
 import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
-import { AwsClassicLoadBalancers } from '../aws/elb.js';
-import { AwsTargetGroups } from '../aws/elbv2.js';
 import { AwsInstances } from '../aws/instances.js';
-import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
 import { SelfAccessReviewer } from '../kube/accessReview.js';
@@ -26,12 +23,12 @@ import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
-import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { QueueConsumer } from '../queue/queueConsumer.js';
 import { createAwsClients } from './awsClients.js';
+import { wireLoadBalancing } from './loadBalancingWiring.js';
 import type { BuildInfo } from './buildInfo.js';
 import { type ServeConfig, timeBudgetOf } from './serveConfig.js';
 
@@ -70,11 +67,15 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
   try {
     // Start only when able to work: the queue is reachable and every permission the steps need is granted.
     const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
-      const [url, missing] = await Promise.all([
+      const reviewer = new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env));
+      const permissions = servicePermissions(leaseNamespace);
+      const [url, missing, missingOptional] = await Promise.all([
         resolveQueueUrl(aws.sqs, config.queueName, config.region, startup),
-        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace), log, startup),
+        missingPermissions(reviewer, permissions.filter((p) => !p.optional), log, startup),
+        missingPermissions(reviewer, permissions.filter((p) => p.optional), log, startup),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
+      for (const line of missingOptional) log.warn(line);
       return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
     });
     await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log }, environment);
@@ -106,6 +107,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
+  const { loadBalancing, bindings } = wireLoadBalancing(config, { ...w, nodes, events });
   const workflow = new LifecycleWorkflow({
     config: {
       verifyLifecycleState: config.verifyLifecycleState,
@@ -133,17 +135,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
-    deregistrar: config.withDeregister
-      ? createLoadBalancerDeregistrar(
-        { targetGroups: new AwsTargetGroups(aws.elbv2), classic: new AwsClassicLoadBalancers(aws.elb), trafficSources: new AwsTrafficSources(aws.autoScaling) },
-        {
-          targetGroups: config.deregisterTargetTypes.includes('target-group'),
-          classicLoadBalancers: config.deregisterTargetTypes.includes('classic-elb'),
-          discovery: config.lbDiscovery, scanTtlSeconds: config.lbScanTtlSeconds, apiRatePerSecond: config.lbApiRatePerSecond,
-        },
-        { events, metrics, log },
-      )
-      : undefined,
+    deregistrar: loadBalancing?.deregistrar,
     events,
     metrics,
     log,
@@ -173,8 +165,10 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   });
   log.info(`metrics server listening on port ${http.port}`);
   try {
-    await nodes.start();
+    await Promise.all([nodes.start(), bindings?.start()]);
     log.info('node cache synced');
+    // Built once the Nodes are known: the groups holding them get their attributes read ahead.
+    void loadBalancing?.runIndex(environment.shutdown);
     receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
@@ -183,7 +177,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
     await events.flush();
-    await nodes.stop().catch(() => undefined);
+    await Promise.all([nodes.stop().catch(() => undefined), bindings?.stop()]);
     await http.close();
   }
 }

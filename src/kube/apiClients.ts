@@ -11,6 +11,8 @@ export interface KubeClients {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authorization: k8s.AuthorizationV1Api;
+  /** Custom resources (TargetGroupBindings of the AWS Load Balancer Controller). */
+  readonly custom: k8s.CustomObjectsApi;
   /** Sees every response made with `options`, so a 403 from an apiserver that just restarted can be told from a missing permission. */
   readonly authorizerWarmup: AuthorizerWarmup;
   /** Per-call options: honour `signal`, show the response to the AuthorizerWarmup, then `extra`. */
@@ -57,7 +59,7 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
       authMethods: { default: kubeConfig },
       promiseMiddleware: [counting],
     }));
-  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
+  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api), custom: make(k8s.CustomObjectsApi),
     authorizerWarmup,
     options: (signal, extra) => withSignal(signal, extra, observer),
     call: async (signal, operation, run, extra) => {
