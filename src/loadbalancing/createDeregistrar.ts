@@ -43,6 +43,8 @@ export interface LoadBalancing {
    * read on demand only, by the events that need it.
    */
   runIndex(signal: AbortSignal): Promise<void>;
+  /** The index's first build only (tests: the state a running service is in). */
+  buildIndex(signal: AbortSignal): Promise<void>;
 }
 
 /** Merge window for DeregisterTargets / DeregisterInstancesFromLoadBalancer / health reads across events. */
@@ -95,5 +97,6 @@ export function createLoadBalancing(ports: LoadBalancingPorts, config: LoadBalan
   return {
     deregistrar: new TargetDeregistrar({ discovery, targetGroups, classic, events: deps.events, metrics: deps.metrics, mode: config.discovery }),
     runIndex: (signal) => index.run(signal),
+    buildIndex: (signal) => index.build(signal),
   };
 }

@@ -1,6 +1,6 @@
 import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
 import type { DeregistrationReport, DeregistrationRequest, EventRecorder, LoadBalancerDeregistrar, NodeEvent } from '../lifecycle/ports.js';
-import { linkedSignal } from '../lifecycle/sleep.js';
+import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -18,6 +18,9 @@ export interface TargetDeregistrarDeps {
   readonly metrics: Metrics;
   readonly mode: DiscoveryMode;
 }
+
+/** How long the index waits for the targeted set's answer before reading the entries an event lacks. */
+const TARGETED_GRACE_MS = 2_000;
 
 type Outcome =
   | { readonly kind: Membership['kind']; readonly status: 'done' | 'gone' }
@@ -60,14 +63,18 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     const answered = new AbortController();
     const wait = linkedSignal([signal, answered.signal]);
     const searches: Array<Promise<void>> = [];
+    let gate: Promise<unknown> = Promise.resolve();
     if (mode !== 'scan') {
-      searches.push(discovery.targeted(identity, request.autoScalingGroupName, notBeforeMs, log, signal, (found) => {
+      const targeted = discovery.targeted(identity, request.autoScalingGroupName, notBeforeMs, log, signal, (found) => {
         if (found.memberships.length > 0) answered.abort(new Error('the targeted set answered'));
         take(found);
-      }));
+      });
+      searches.push(targeted);
+      // An Auto Scaling group that does not answer must not keep the index from reading what it lacks.
+      gate = Promise.race([targeted.catch(() => undefined), sleep(TARGETED_GRACE_MS, wait.signal).catch(() => undefined)]);
     }
     if (mode !== 'targeted') {
-      searches.push(discovery.indexed(identity, notBeforeMs, log, wait.signal, take).catch((e: unknown) => {
+      searches.push(discovery.indexed(identity, notBeforeMs, log, wait.signal, take, gate).catch((e: unknown) => {
         if (answered.signal.aborted && !signal.aborted && isAbort(e)) return;
         throw e;
       }));

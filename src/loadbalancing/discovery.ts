@@ -1,4 +1,5 @@
 import { describeError, isAbort } from '../lifecycle/errors.js';
+import { untilAborted } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
@@ -141,9 +142,10 @@ export class TargetDiscovery {
    * What the index already knows of every group (registrations made outside Kubernetes; the targeted groups too,
    * which `claimed` de-duplicates) and of classic load balancers, at once; then, unless `wait` aborts first (the
    * targeted set found the instance), the groups it has not read since the Node existed, each reported as it
-   * answers. Never a whole scan once the index is built: only the entries this event needs.
+   * answers. Never a whole scan once the index is built: only the entries this event needs, and those only after
+   * `gate` (the targeted set answered or took too long).
    */
-  async indexed(identity: TargetIdentity, notBeforeMs: number, log: Logger, wait: AbortSignal, found: (d: Discovered) => void): Promise<void> {
+  async indexed(identity: TargetIdentity, notBeforeMs: number, log: Logger, wait: AbortSignal, found: (d: Discovered) => void, gate: Promise<unknown> = Promise.resolve()): Promise<void> {
     const { index, targetGroups, classic } = this.deps;
     const ids = [identity.instanceId, ...identity.addresses];
     if (targetGroups) {
@@ -153,6 +155,9 @@ export class TargetDiscovery {
     const knownClassic = classic ? index.currentClassic(notBeforeMs) : undefined;
     if (knownClassic) found({ memberships: (knownClassic.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name })), problems: [] });
     const pending: Array<Promise<void>> = [];
+    const needsReads = (classic && !knownClassic) || (targetGroups && (!index.listedSince(notBeforeMs) || index.unread(notBeforeMs).length > 0));
+    // Reads this event would cause wait for the targeted set's answer: once it found the instance they are not made.
+    if (needsReads) await untilAborted(gate, wait);
     if (classic && !knownClassic) {
       pending.push(index.classic(notBeforeMs, wait).then((byInstance) => found({ memberships: (byInstance.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name })), problems: [] })));
     }

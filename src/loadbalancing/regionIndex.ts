@@ -188,7 +188,8 @@ export class RegionIndex {
     }
   }
 
-  private async build(signal: AbortSignal): Promise<void> {
+  /** The first build alone: every group, the classic load balancers, the attributes of the cluster's groups. */
+  async build(signal: AbortSignal): Promise<void> {
     const { log, concurrency, wholeRegion } = this.deps;
     const startedAtMs = Date.now();
     if (wholeRegion) {
