@@ -89,6 +89,7 @@ export function createLoadBalancing(ports: LoadBalancingPorts, config: LoadBalan
     refreshAfterMs: config.scanTtlSeconds * 1000, backgroundRatePerSecond: config.apiRatePerSecond * BACKGROUND_SHARE,
     groupReadTimeoutMs: GROUP_READ_TIMEOUT_MS, listTimeoutMs: LIST_TIMEOUT_MS, concurrency: MAX_CONCURRENT_CALLS,
     isClusterTarget: deps.isClusterInstance ?? (() => false), attributes: targetGroups,
+    boundArns: () => (ports.bindings?.current() ?? []).flatMap((b) => (b.arn ? [b.arn] : [])),
   });
   const discovery = new TargetDiscovery({
     trafficSources: ports.trafficSources, bindings: ports.bindings, index, targetGroups: config.targetGroups, classic, budget,

@@ -75,6 +75,8 @@ export interface DiscoveryDeps {
 export class TargetDiscovery {
   private readonly sources: SharedLoad<string, TrafficSources>;
   private readonly names: SharedLoad<string, string | undefined>;
+  /** Deleted groups the cluster still names, already reported (once is enough: the index remembers them). */
+  private readonly reportedGone = new Set<string>();
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.sources = new SharedLoad(deps.callTimeoutMs);
@@ -193,7 +195,10 @@ export class TargetDiscovery {
     const problems: DiscoveryProblem[] = [];
     const groups: Array<{ group: IndexedGroup; vpcHint: string | undefined }> = [];
     for (const { arn, how, read } of reads) {
-      if (read.kind === 'gone') log.warn(`target group ${targetGroupName(arn)} named by ${how.via} no longer exists; skipping it`);
+      if (read.kind === 'gone') {
+        if (!this.reportedGone.has(arn)) log.warn(`target group ${targetGroupName(arn)} named by ${how.via} no longer exists; skipping it`);
+        this.reportedGone.add(arn);
+      }
       else if (read.kind === 'failed') problems.push(failedProblem(read));
       else groups.push({ group: read.group, vpcHint: how.vpcHint });
     }

@@ -50,6 +50,8 @@ export interface RegionIndexDeps {
   /** Whether a target id is one of this cluster's instances: the attributes of a group holding one are read ahead. */
   readonly isClusterTarget: (id: string) => boolean;
   readonly attributes: AttributesCache | undefined;
+  /** ARNs the cluster's TargetGroupBindings name now: refreshed first, their attributes read ahead. */
+  readonly boundArns?: () => Iterable<string>;
 }
 
 interface Slot {
@@ -192,6 +194,7 @@ export class RegionIndex {
   async build(signal: AbortSignal): Promise<void> {
     const { log, concurrency, wholeRegion } = this.deps;
     const startedAtMs = Date.now();
+    this.markTargeted(this.deps.boundArns?.() ?? []);
     if (wholeRegion) {
       log.info('building the load-balancer index (every target group\'s targets, the classic load balancers)');
       await this.listed(0, signal).catch((e: unknown) => {
@@ -235,10 +238,13 @@ export class RegionIndex {
   /** The due read with the highest priority: the cluster's groups, the group list, attributes, classic, the rest. */
   private nextJob(): { dueAtMs: number; run: (signal: AbortSignal) => Promise<unknown> } | undefined {
     const { refreshAfterMs, wholeRegion } = this.deps;
+    this.markTargeted(this.deps.boundArns?.() ?? []);
     const candidates: Array<{ rank: number; dueAtMs: number; run: (signal: AbortSignal) => Promise<unknown> }> = [];
     for (const [arn, slot] of this.slots) {
       if (slot.summary && !INDEXED_TARGET_TYPES.has(slot.summary.targetType)) continue;
       if (!wholeRegion && !slot.targeted) continue;
+      // A deleted group is looked at again only if the cluster names it (a binding may outlive its group).
+      if (!slot.summary && slot.load.sentAtMs !== undefined && !slot.targeted) continue;
       // A group whose last read failed is due again a refresh period after the failure, not at once.
       const readAt = Math.max(slot.load.sentAtMs ?? Number.NEGATIVE_INFINITY, slot.failure?.atMs ?? Number.NEGATIVE_INFINITY);
       candidates.push({ rank: slot.targeted || slot.load.sentAtMs === undefined ? 0 : 4, dueAtMs: readAt + refreshAfterMs, run: (s) => this.group(arn, Date.now(), s) });
@@ -293,8 +299,11 @@ export class RegionIndex {
       const content = await readTargetGroup({ port, budget: this.deps.budget, log: this.deps.log, timeoutMs: this.deps.groupReadTimeoutMs }, arn, slot.summary,
         () => { sentAtMs = Date.now(); sent(); }, signal);
       if (content.kind === 'gone') {
-        this.deps.log.debug(`target group ${slot.summary?.name ?? arn} no longer exists; the index forgets it`);
-        this.forget(arn);
+        if (slot.summary || slot.good) this.deps.log.debug(`target group ${slot.summary?.name ?? arn} no longer exists; the index forgets it`);
+        // Kept as a tombstone: the next events asking for it (a binding naming a deleted group) need no call.
+        this.forgetTargets(arn, slot);
+        slot.summary = undefined;
+        slot.failure = undefined;
       } else {
         slot.summary = content.summary;
         slot.failure = undefined;
@@ -319,12 +328,17 @@ export class RegionIndex {
 
   private forget(arn: string): void {
     const slot = this.slots.get(arn);
-    for (const t of slot?.good?.targets ?? []) {
+    if (slot) this.forgetTargets(arn, slot);
+    this.slots.delete(arn);
+  }
+
+  private forgetTargets(arn: string, slot: Slot): void {
+    for (const t of slot.good?.targets ?? []) {
       const set = this.holders.get(t.id);
       set?.delete(arn);
       if (set?.size === 0) this.holders.delete(t.id);
     }
-    this.slots.delete(arn);
+    slot.good = undefined;
   }
 
   private async loadList(sent: () => void, signal: AbortSignal): Promise<void> {
