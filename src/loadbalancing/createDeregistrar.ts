@@ -6,6 +6,7 @@ import { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
 import { type DiscoveryMode, TargetDiscovery } from './discovery.js';
 import { TargetDeregistrar } from './deregistrar.js';
 import type { ClassicLoadBalancersPort, TargetGroupBindingsPort, TargetGroupsPort, TrafficSourcesPort } from './ports.js';
+import { IndexMaintenance } from './indexMaintenance.js';
 import { RegionIndex } from './regionIndex.js';
 import { TargetGroupOperations } from './targetGroups.js';
 
@@ -47,8 +48,12 @@ export interface LoadBalancing {
   buildIndex(signal: AbortSignal): Promise<void>;
 }
 
-/** Merge window for DeregisterTargets / DeregisterInstancesFromLoadBalancer / health reads across events. */
-const BATCH_WINDOW_MS = 250;
+/**
+ * Merge window for DeregisterTargets / DeregisterInstancesFromLoadBalancer / health reads across events: half a
+ * second of a deregistration that then drains for its delay (300 s by default) buys calls shared by every event
+ * reaching the group meanwhile.
+ */
+const BATCH_WINDOW_MS = 500;
 /** Keeps the wait within 2-3 s of a target leaving `draining`, once its deregistration delay has passed. */
 const POLL_INTERVAL_MS = 2_000;
 const FIRST_POLL_SLACK_MS = 500;
@@ -91,13 +96,14 @@ export function createLoadBalancing(ports: LoadBalancingPorts, config: LoadBalan
     isClusterTarget: deps.isClusterInstance ?? (() => false), attributes: targetGroups,
     boundArns: () => (ports.bindings?.current() ?? []).flatMap((b) => (b.arn ? [b.arn] : [])),
   });
+  const maintenance = new IndexMaintenance(index);
   const discovery = new TargetDiscovery({
     trafficSources: ports.trafficSources, bindings: ports.bindings, index, targetGroups: config.targetGroups, classic, budget,
     trafficSourcesTtlMs: config.scanTtlSeconds * 1000, callTimeoutMs: CALL_TIMEOUT_MS,
   });
   return {
     deregistrar: new TargetDeregistrar({ discovery, targetGroups, classic, events: deps.events, metrics: deps.metrics, mode: config.discovery }),
-    runIndex: (signal) => index.run(signal),
-    buildIndex: (signal) => index.build(signal),
+    runIndex: (signal) => maintenance.run(signal),
+    buildIndex: (signal) => maintenance.build(signal),
   };
 }

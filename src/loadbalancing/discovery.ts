@@ -5,8 +5,8 @@ import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
 import type { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
 import { type TargetGroupBindingsPort, type TargetHealth, type TrafficSources, type TrafficSourcesPort, targetGroupName } from './ports.js';
-import type { GroupRead, IndexedGroup, RegionIndex } from './regionIndex.js';
-import { selectMemberships } from './selection.js';
+import type { GroupRead, RegionIndex } from './regionIndex.js';
+import { type CandidateGroup, selectMemberships } from './selection.js';
 import { SharedLoad } from './sharedLoad.js';
 
 export const DISCOVERY_MODES = ['targeted', 'scan', 'targeted+scan'] as const;
@@ -109,7 +109,8 @@ export class TargetDiscovery {
     }
     if (arns.size === 0) return;
     index.markTargeted(arns.keys());
-    found(await this.readGroups(identity, [...arns], notBeforeMs, log, signal));
+    const { groups, problems } = await this.readGroups(identity, [...arns], notBeforeMs, log, signal);
+    await selectInTwo(identity, groups, problems, found);
   }
 
   /** Groups and classic load balancers attached to the Auto Scaling group (its traffic sources, shared by its events). */
@@ -120,7 +121,7 @@ export class TargetDiscovery {
       budget.run('DescribeTrafficSources', s, () => trafficSources.describeTrafficSources(autoScalingGroupName, s)), signal);
     const arns = targetGroups ? sources.targetGroupArns : [];
     index.markTargeted(arns);
-    const [groups, classics] = await Promise.all([
+    const [read, classics] = await Promise.all([
       // Auto Scaling attaches only instance target groups.
       this.readGroups(identity, arns.map((arn) => [arn, { targetType: 'instance', vpcHint: undefined, via: `Auto Scaling group ${autoScalingGroupName}` }]), notBeforeMs, log, signal),
       Promise.all((classic ? sources.loadBalancerNames : []).map(async (name): Promise<Discovered> => {
@@ -137,7 +138,8 @@ export class TargetDiscovery {
         }
       })),
     ]);
-    found(merge([groups, ...classics]));
+    found(merge(classics));
+    await selectInTwo(identity, read.groups, read.problems, found);
   }
 
   /**
@@ -152,7 +154,7 @@ export class TargetDiscovery {
     const ids = [identity.instanceId, ...identity.addresses];
     if (targetGroups) {
       const known = [...index.holding(ids)].flatMap((arn) => { const g = index.current(arn, notBeforeMs); return g ? [g] : []; });
-      if (known.length > 0) found(await selectMemberships(identity, known.map((group) => ({ group, vpcHint: undefined })), []));
+      if (known.length > 0) await selectInTwo(identity, known.map((group) => ({ group, vpcHint: undefined })), [], found);
     }
     const knownClassic = classic ? index.currentClassic(notBeforeMs) : undefined;
     if (knownClassic) found({ memberships: (knownClassic.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name })), problems: [] });
@@ -181,19 +183,19 @@ export class TargetDiscovery {
             if (vpc === undefined || groupVpc === undefined || groupVpc === vpc) problems.push({ what: `could not check target group ${read.name}: ${read.what}`, failureClass: read.failureClass });
           }
         }
-        found(await selectMemberships(identity, holding, problems));
+        await selectInTwo(identity, holding, problems, found);
       })());
     }
     const settled = await Promise.allSettled(pending);
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
   }
 
-  private async readGroups(identity: TargetIdentity, arns: ReadonlyArray<readonly [string, Via]>, notBeforeMs: number, log: Logger, signal: AbortSignal): Promise<Discovered> {
+  private async readGroups(_identity: TargetIdentity, arns: ReadonlyArray<readonly [string, Via]>, notBeforeMs: number, log: Logger, signal: AbortSignal): Promise<{ groups: CandidateGroup[]; problems: DiscoveryProblem[] }> {
     const reads = await Promise.all(arns.map(async ([arn, how]) => ({
       arn, how, read: await this.deps.index.group(arn, notBeforeMs, signal, { targetType: how.targetType, vpcId: how.vpcHint }),
     })));
     const problems: DiscoveryProblem[] = [];
-    const groups: Array<{ group: IndexedGroup; vpcHint: string | undefined }> = [];
+    const groups: CandidateGroup[] = [];
     for (const { arn, how, read } of reads) {
       if (read.kind === 'gone') {
         if (!this.reportedGone.has(arn)) log.warn(`target group ${targetGroupName(arn)} named by ${how.via} no longer exists; skipping it`);
@@ -202,7 +204,7 @@ export class TargetDiscovery {
       else if (read.kind === 'failed') problems.push(failedProblem(read));
       else groups.push({ group: read.group, vpcHint: how.vpcHint });
     }
-    return selectMemberships(identity, groups, problems);
+    return { groups, problems };
   }
 
   /** A binding's spec.targetGroupName → its ARN: the index's listing, else one DescribeTargetGroups, shared and cached. */
@@ -218,6 +220,17 @@ interface Via {
   readonly targetType: string | undefined;
   readonly vpcHint: string | undefined;
   readonly via: string;
+}
+
+/**
+ * Reports the instance groups first (their proof is the instance id: no call), then the ip groups, which wait for
+ * the instance's VPC (EC2): a node's instance targets start leaving while its pods' VPC is looked up.
+ */
+async function selectInTwo(identity: TargetIdentity, groups: readonly CandidateGroup[], problems: DiscoveryProblem[], found: (d: Discovered) => void): Promise<void> {
+  const byType = (ip: boolean) => groups.filter((c) => (c.group.summary.targetType === 'ip') === ip);
+  found(await selectMemberships(identity, byType(false), problems));
+  const ip = byType(true);
+  if (ip.length > 0) found(await selectMemberships(identity, ip, []));
 }
 
 function failedProblem(read: Extract<GroupRead, { kind: 'failed' }>): DiscoveryProblem {

@@ -3,6 +3,7 @@ import { FakeLoadBalancers } from '../../test/unit/fakeLoadBalancers.js';
 import { TransientError } from '../lifecycle/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { CallBudget } from './callBudget.js';
+import { IndexMaintenance } from './indexMaintenance.js';
 import { RegionIndex } from './regionIndex.js';
 
 const live = (): AbortSignal => new AbortController().signal;
@@ -26,7 +27,7 @@ function index(elb: FakeLoadBalancers, lines: string[] = [], options: { backgrou
 async function backgroundReads(groups: number, minutes: number): Promise<{ build: number; background: number; byOp: Record<string, number> }> {
   const elb = new FakeLoadBalancers();
   for (let g = 0; g < groups; g++) elb.register(elb.addTargetGroup(`tg-${g}`), `i-${g}`, 80);
-  const idx = index(elb);
+  const idx = new IndexMaintenance(index(elb));
   const stop = new AbortController();
   const running = idx.run(stop.signal);
   while (idx.builtAtMs === undefined) await vi.advanceTimersByTimeAsync(100);
@@ -39,7 +40,7 @@ async function backgroundReads(groups: number, minutes: number): Promise<{ build
   return { build, background: elb.calls.length - build, byOp };
 }
 
-describe('RegionIndex', () => {
+describe('RegionIndex and its maintenance', () => {
   beforeEach(() => vi.useFakeTimers({ now: 0 }));
   afterEach(() => vi.useRealTimers());
 
@@ -67,7 +68,7 @@ describe('RegionIndex', () => {
     };
     const lines: string[] = [];
     const idx = index(elb, lines);
-    const built = idx.build(live());
+    const built = new IndexMaintenance(idx).build(live());
     await vi.advanceTimersByTimeAsync(20_000);
     await built;
 
@@ -105,7 +106,7 @@ describe('RegionIndex', () => {
     elb.onCall = (c) => { if (c.op === 'DescribeTargetHealth' && c.on === doomed) elb.deleteTargetGroup(doomed); };
     const lines: string[] = [];
     const idx = index(elb, lines);
-    const built = idx.build(live());
+    const built = new IndexMaintenance(idx).build(live());
     await vi.advanceTimersByTimeAsync(1_000);
     await built;
     expect(elb.count('DescribeTargetHealth', doomed)).toBe(1);
@@ -128,9 +129,10 @@ describe('RegionIndex', () => {
     const elb = new FakeLoadBalancers();
     const groups = Array.from({ length: 30 }, (_, g) => elb.addTargetGroup(`tg-${g}`));
     const idx = index(elb);
+    const maintenance = new IndexMaintenance(idx);
     const stop = new AbortController();
-    const running = idx.run(stop.signal);
-    while (idx.builtAtMs === undefined) await vi.advanceTimersByTimeAsync(100);
+    const running = maintenance.run(stop.signal);
+    while (maintenance.builtAtMs === undefined) await vi.advanceTimersByTimeAsync(100);
     idx.markTargeted([groups[29]!]);
     const built = elb.calls.length;
     await vi.advanceTimersByTimeAsync(70_000);

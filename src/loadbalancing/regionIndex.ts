@@ -1,12 +1,10 @@
 import { describeError } from '../lifecycle/errors.js';
-import { sleep } from '../lifecycle/sleep.js';
 import type { FailureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
 import { FreshLoad } from './freshLoad.js';
 import { type GroupContent, GroupReadError, INDEXED_TARGET_TYPES, readTargetGroup } from './groupReader.js';
 import { type ClassicLoadBalancersPort, type TargetGroupSummary, type TargetGroupsPort, type TargetHealth, targetGroupName } from './ports.js';
-import { TokenBucket } from './tokenBucket.js';
 
 /** One target group's targets as of one read. */
 export interface IndexedGroup {
@@ -54,6 +52,16 @@ export interface RegionIndexDeps {
   readonly boundArns?: () => Iterable<string>;
 }
 
+/** One entry as the background maintenance sees it. */
+export interface EntryState {
+  readonly arn: string;
+  readonly summary: TargetGroupSummary | undefined;
+  readonly good: IndexedGroup | undefined;
+  readonly lastSentAtMs: number | undefined;
+  readonly failedAtMs: number | undefined;
+  readonly targeted: boolean;
+}
+
 interface Slot {
   summary: TargetGroupSummary | undefined;
   readonly load: FreshLoad<GroupContent>;
@@ -70,7 +78,7 @@ interface Slot {
  * every instance and ip target group's targets (one DescribeTargetHealth each), the classic load balancers with
  * their instances (DescribeLoadBalancers), target id → the groups holding it. Reads are single-flight per group
  * and shared by every event; an event asks for entries read after its Node existed and only waits for those it
- * still needs. After the first build the index re-reads entries older than `refreshAfterMs` at a fixed background
+ * still needs. After the first build (IndexMaintenance) entries older than `refreshAfterMs` are read again at a fixed background
  * rate, groups of the cluster (bindings, Auto Scaling groups) first, so its steady cost does not grow with the
  * number of target groups in the region — a bigger region only means older entries for the groups nobody named.
  * A group that fails keeps its last good read and fails alone; it is read again, and only an event that needs it
@@ -81,18 +89,10 @@ export class RegionIndex {
   private readonly holders = new Map<string, Set<string>>();
   private readonly list: FreshLoad<void>;
   private readonly classicList: FreshLoad<ClassicIndex>;
-  private readonly pace: TokenBucket;
-  private builtAt: number | undefined;
 
-  constructor(private readonly deps: RegionIndexDeps) {
+  constructor(readonly deps: RegionIndexDeps) {
     this.list = new FreshLoad((sent, s) => this.loadList(sent, s), deps.listTimeoutMs);
     this.classicList = new FreshLoad((sent, s) => this.loadClassic(sent, s), deps.listTimeoutMs);
-    this.pace = new TokenBucket({ ratePerSecond: deps.backgroundRatePerSecond, capacity: 1 });
-  }
-
-  /** When the first build finished; undefined before. */
-  get builtAtMs(): number | undefined {
-    return this.builtAt;
   }
 
   summary(arn: string): TargetGroupSummary | undefined {
@@ -180,102 +180,20 @@ export class RegionIndex {
     return this.deps.classic ? this.classicList.current(notBeforeMs)?.value : new Map();
   }
 
-  /** Builds the index, then keeps it fresh in the background until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
-    try {
-      await this.build(signal);
-      for (;;) await this.refreshOne(signal);
-    } catch (e) {
-      if (!signal.aborted) this.deps.log.error(`the load-balancer index stopped: ${describeError(e)}`);
-    }
-  }
-
-  /** The first build alone: every group, the classic load balancers, the attributes of the cluster's groups. */
-  async build(signal: AbortSignal): Promise<void> {
-    const { log, concurrency, wholeRegion } = this.deps;
-    const startedAtMs = Date.now();
-    this.markTargeted(this.deps.boundArns?.() ?? []);
-    if (wholeRegion) {
-      log.info('building the load-balancer index (every target group\'s targets, the classic load balancers)');
-      await this.listed(0, signal).catch((e: unknown) => {
-        if (signal.aborted) throw e;
-        log.warn(`could not list the region's target groups: ${describeError(e)}; they are listed again later`);
-      });
-    }
-    const arns = this.unread(0);
-    let failed = 0;
-    await mapBounded(arns, concurrency, async (arn) => {
-      if ((await this.group(arn, 0, signal)).kind === 'failed') failed++;
-    });
-    await mapBounded(this.attributesDue(Number.POSITIVE_INFINITY), concurrency, (arn) => this.readAttributes(arn, signal));
-    if (wholeRegion) {
-      await this.classic(0, signal).catch((e: unknown) => {
-        if (signal.aborted) throw e;
-        log.warn(`could not list the classic load balancers: ${describeError(e)}; they are listed again later`);
-      });
-    }
-    this.builtAt = Date.now();
-    const held = [...this.slots.values()].filter((s) => (s.good?.targets.length ?? 0) > 0).length;
-    log.info(`load-balancer index built: ${arns.length} target groups (${held} holding targets)${wholeRegion ? `, ${this.currentClassic(0)?.size ?? 0} instances in classic load balancers` : ''} in ${((this.builtAt - startedAtMs) / 1000).toFixed(1)}s${failed > 0 ? `; ${failed} could not be read` : ''}`);
-  }
-
-  /** Waits for the most urgent due read, then makes it within the background rate. */
-  private async refreshOne(signal: AbortSignal): Promise<void> {
-    const job = this.nextJob();
-    const waitMs = job ? job.dueAtMs - Date.now() : this.deps.refreshAfterMs;
-    if (waitMs > 0) {
-      // Re-evaluated at least every few seconds: groups named by a new binding are due at once.
-      await sleep(Math.min(waitMs, 5_000), signal);
-      return;
-    }
-    await this.pace.take(signal);
-    await job!.run(signal).catch((e: unknown) => {
-      if (signal.aborted) throw e;
-      this.deps.log.debug(`background refresh of the load-balancer index: ${describeError(e)}`);
-    });
-  }
-
-  /** The due read with the highest priority: the cluster's groups, the group list, attributes, classic, the rest. */
-  private nextJob(): { dueAtMs: number; run: (signal: AbortSignal) => Promise<unknown> } | undefined {
-    const { refreshAfterMs, wholeRegion } = this.deps;
-    this.markTargeted(this.deps.boundArns?.() ?? []);
-    const candidates: Array<{ rank: number; dueAtMs: number; run: (signal: AbortSignal) => Promise<unknown> }> = [];
+  /** What the background maintenance needs to know of each entry (see IndexMaintenance). */
+  *entries(): Iterable<EntryState> {
     for (const [arn, slot] of this.slots) {
-      if (slot.summary && !INDEXED_TARGET_TYPES.has(slot.summary.targetType)) continue;
-      if (!wholeRegion && !slot.targeted) continue;
-      // A deleted group is looked at again only if the cluster names it (a binding may outlive its group).
-      if (!slot.summary && slot.load.sentAtMs !== undefined && !slot.targeted) continue;
-      // A group whose last read failed is due again a refresh period after the failure, not at once.
-      const readAt = Math.max(slot.load.sentAtMs ?? Number.NEGATIVE_INFINITY, slot.failure?.atMs ?? Number.NEGATIVE_INFINITY);
-      candidates.push({ rank: slot.targeted || slot.load.sentAtMs === undefined ? 0 : 4, dueAtMs: readAt + refreshAfterMs, run: (s) => this.group(arn, Date.now(), s) });
+      yield { arn, summary: slot.summary, good: slot.good, lastSentAtMs: slot.load.sentAtMs, failedAtMs: slot.failure?.atMs, targeted: slot.targeted };
     }
-    if (wholeRegion && this.deps.targetGroups) candidates.push({ rank: 1, dueAtMs: (this.list.sentAtMs ?? Number.NEGATIVE_INFINITY) + refreshAfterMs, run: (s) => this.listed(Date.now(), s) });
-    for (const arn of this.attributesDue(Date.now() + refreshAfterMs)) {
-      candidates.push({ rank: 2, dueAtMs: this.deps.attributes?.dueAtMs(arn) ?? Number.NEGATIVE_INFINITY, run: (s) => this.readAttributes(arn, s) });
-    }
-    if (wholeRegion && this.deps.classic) candidates.push({ rank: 3, dueAtMs: (this.classicList.sentAtMs ?? Number.NEGATIVE_INFINITY) + refreshAfterMs, run: (s) => this.classic(Date.now(), s) });
-    const now = Date.now();
-    const due = candidates.filter((c) => c.dueAtMs <= now).sort((a, b) => a.rank - b.rank || a.dueAtMs - b.dueAtMs);
-    return due[0] ?? candidates.sort((a, b) => a.dueAtMs - b.dueAtMs)[0];
   }
 
-  /** Groups whose attributes are due by `byMs`: the cluster's groups and the groups holding one of its instances. */
-  private attributesDue(byMs: number): string[] {
-    const cache = this.deps.attributes;
-    if (!cache) return [];
-    return [...this.slots].filter(([arn, s]) => {
-      if (!s.good || !INDEXED_TARGET_TYPES.has(s.good.summary.targetType)) return false;
-      if (!s.targeted && !s.good.targets.some((t) => this.deps.isClusterTarget(t.id))) return false;
-      const due = cache.dueAtMs(arn);
-      return due === undefined || due <= byMs;
-    }).map(([arn]) => arn);
+  /** When the group list and the classic load balancers were last read (undefined: never). */
+  get listSentAtMs(): number | undefined {
+    return this.list.sentAtMs;
   }
 
-  private async readAttributes(arn: string, signal: AbortSignal): Promise<void> {
-    await this.deps.attributes?.read(arn, signal).catch((e: unknown) => {
-      if (signal.aborted) throw e;
-      this.deps.log.debug(`could not read the attributes of target group ${this.summary(arn)?.name ?? arn}: ${describeError(e)}`);
-    });
+  get classicSentAtMs(): number | undefined {
+    return this.classicList.sentAtMs;
   }
 
   private slot(arn: string): Slot {
@@ -361,24 +279,4 @@ export class RegionIndex {
     for (const lb of all) for (const id of lb.instanceIds) byInstance.set(id, [...(byInstance.get(id) ?? []), lb.name]);
     return byInstance;
   }
-}
-
-/** Runs `work` over `items` with at most `concurrency` at once; results in input order; the first error stops it. */
-export async function mapBounded<T, R>(items: readonly T[], concurrency: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const i = next++;
-      try {
-        results[i] = await work(items[i]!);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, worker));
-  return results;
 }

@@ -113,7 +113,8 @@ describe('TargetGroupBindings: the CRD installed after startup (own apiserver, w
 });
 
 describe('TargetGroupBindings (shared harness, CRD installed)', () => {
-  const kubelet = new FakeKubelet(adminKubeConfig(info), { graceScale: 0.02 });
+  // Pod IPs of their own: the ip groups here must not hold the pods of other test files' services.
+  const kubelet = new FakeKubelet(adminKubeConfig(info), { graceScale: 0.02, podCidrBase: 128 });
   beforeAll(() => kubelet.start());
   afterAll(() => kubelet.stop());
 
