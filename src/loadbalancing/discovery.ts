@@ -109,7 +109,7 @@ export class TargetDiscovery {
     }
     if (arns.size === 0) return;
     index.markTargeted(arns.keys());
-    const { groups, problems } = await this.readGroups(identity, [...arns], notBeforeMs, log, signal);
+    const { groups, problems } = await this.readGroups([...arns], notBeforeMs, log, signal);
     await selectInTwo(identity, groups, problems, found);
   }
 
@@ -123,7 +123,7 @@ export class TargetDiscovery {
     index.markTargeted(arns);
     const [read, classics] = await Promise.all([
       // Auto Scaling attaches only instance target groups.
-      this.readGroups(identity, arns.map((arn) => [arn, { targetType: 'instance', vpcHint: undefined, via: `Auto Scaling group ${autoScalingGroupName}` }]), notBeforeMs, log, signal),
+      this.readGroups(arns.map((arn) => [arn, { targetType: 'instance', vpcHint: undefined, via: `Auto Scaling group ${autoScalingGroupName}` }]), notBeforeMs, log, signal),
       Promise.all((classic ? sources.loadBalancerNames : []).map(async (name): Promise<Discovered> => {
         try {
           const instances = await classic!.listInstances(name, signal);
@@ -190,7 +190,7 @@ export class TargetDiscovery {
     for (const s of settled) if (s.status === 'rejected') throw s.reason;
   }
 
-  private async readGroups(_identity: TargetIdentity, arns: ReadonlyArray<readonly [string, Via]>, notBeforeMs: number, log: Logger, signal: AbortSignal): Promise<{ groups: CandidateGroup[]; problems: DiscoveryProblem[] }> {
+  private async readGroups(arns: ReadonlyArray<readonly [string, Via]>, notBeforeMs: number, log: Logger, signal: AbortSignal): Promise<{ groups: CandidateGroup[]; problems: DiscoveryProblem[] }> {
     const reads = await Promise.all(arns.map(async ([arn, how]) => ({
       arn, how, read: await this.deps.index.group(arn, notBeforeMs, signal, { targetType: how.targetType, vpcId: how.vpcHint }),
     })));
