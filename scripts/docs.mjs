@@ -114,7 +114,7 @@ export function readRulesFiles() {
 /** `steps`: the termination table (src/lifecycle/terminationSteps.ts), in the default --deregister-order. */
 export function stepsTable(stepRows) {
   return table(['Step', 'Phase recorded', 'Share of the deadline', 'On failure', 'Why', 'On resume'],
-    stepRows('before-drain').map((s) => [code(s.name), s.phase ? code(s.phase) : '–', s.share, code(s.onFailure), s.why,
+    stepRows('before-drain', { taint: true }).map((s) => [code(s.name), s.phase ? code(s.phase) : '–', s.share, code(s.onFailure), s.why,
       s.onResume === 'rerun' ? 'runs again' : 'skipped once past']));
 }
 

@@ -52,6 +52,18 @@ const ROWS = [
     ['Pod evictions', 'timeseries', 'ops', [
       q(`sum by (outcome) (${rate('lifecycle_manager_pod_evictions_total')})`, '{{outcome}}'),
     ]],
+    ['Drain tiers and volume detachment (p90)', 'timeseries', 's', [
+      q(`histogram_quantile(0.9, sum by (le, phase) (rate(lifecycle_manager_phase_duration_seconds_bucket{namespace=~"$namespace", pod=~"$pod", phase=~"drain_tier_.*|await_volumes"}[$__rate_interval])))`, '{{phase}}'),
+    ]],
+    ['Drain plan problems (before the first eviction)', 'timeseries', 'ops', [
+      q(`sum by (kind) (${rate('lifecycle_manager_drain_plan_problems_total')})`, '{{kind}}'),
+    ]],
+    ['Dry-run plans (--dry-run)', 'timeseries', 'ops', [
+      q(`sum by (outcome) (${rate('lifecycle_manager_dry_run_plans_total')})`, '{{outcome}}'),
+    ]],
+    ['Volume detachment waits', 'timeseries', 'ops', [
+      q(`sum by (outcome) (${rate('lifecycle_manager_volume_detachment_waits_total')})`, '{{outcome}}'),
+    ]],
     ['Node drains and deletions', 'timeseries', 'ops', [
       q(`sum(${rate('lifecycle_manager_successful_node_drain_total')})`, 'drain succeeded'),
       q(`sum(${rate('lifecycle_manager_failed_node_drain_total')})`, 'drain failed'),

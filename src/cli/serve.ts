@@ -6,12 +6,14 @@ import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
 import { AwsInstances } from '../aws/instances.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
+import { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
 import { KubeCluster } from '../kube/kubeCluster.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
+import { WatchedVolumeAttachments } from '../kube/volumeAttachments.js';
 import { missingPermissions } from '../kube/permissionCheck.js';
 import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
@@ -23,6 +25,7 @@ import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -68,7 +71,7 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     // Start only when able to work: the queue is reachable and every permission the steps need is granted.
     const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
       const reviewer = new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env));
-      const permissions = servicePermissions(leaseNamespace);
+      const permissions = servicePermissions(leaseNamespace, { dryRun: config.dryRun });
       const [url, missing, missingOptional] = await Promise.all([
         resolveQueueUrl(aws.sqs, config.queueName, config.region, startup),
         missingPermissions(reviewer, permissions.filter((p) => !p.optional), log, startup),
@@ -97,13 +100,14 @@ interface Wiring {
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
   const { aws, kubeClients, leaseNamespace, metrics, log } = w;
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds });
+  const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds }) : undefined;
   // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.
   const identity = environment.env['POD_NAME'] || `${hostname()}-${process.pid}`;
   const events = new NodeEventRecorder(kubeClients, log, identity);
   const cluster = new KubeCluster(kubeClients);
   const registry = new ActionRegistry();
   const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
-  log.info(`replica ${identity} records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
+  log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
@@ -118,9 +122,13 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       retryLaterSeconds: RETRY_LATER_SECONDS,
       budget: timeBudgetOf(config),
+      dryRun: config.dryRun,
+      cordonOnly: config.cordonOnly,
+      taint: config.taintEffect ? { key: TAINT_KEY, value: '', effect: config.taintEffect } : undefined,
     },
     queueHasRedrivePolicy: w.queueSettings.hasRedrivePolicy,
-    store,
+    // --dry-run writes no Lease: nothing is owned, nothing is resumed.
+    store: config.dryRun ? undefined : store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
     autoScaling: new AwsAutoScaling(aws.autoScaling),
     instances: config.withDeregister ? new AwsInstances(aws.ec2) : undefined,
@@ -135,6 +143,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
+    volumes: attachments ? new VolumeDetachmentWait(attachments, cluster) : undefined,
     deregistrar: loadBalancing?.deregistrar,
     events,
     metrics,
@@ -160,24 +169,25 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     live: () => !receiving || (consumer.isAlive() && nodes.health().live),
     notReadyReasons: () => [
       ...(nodes.health().problem ? [nodes.health().problem!] : []),
+      ...(attachments?.health().problem ? [attachments.health().problem!] : []),
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
   log.info(`metrics server listening on port ${http.port}`);
   try {
-    await Promise.all([nodes.start(), bindings?.start()]);
+    await Promise.all([nodes.start(), attachments?.start(), bindings?.start()]);
     log.info('node cache synced');
     // Built once the Nodes are known: the groups holding them get their attributes read ahead.
     void loadBalancing?.runIndex(environment.shutdown);
     receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
-      resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
+      config.dryRun ? Promise.resolve() : resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
     await events.flush();
-    await Promise.all([nodes.stop().catch(() => undefined), bindings?.stop()]);
+    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), bindings?.stop()]);
     await http.close();
   }
 }
@@ -232,4 +242,8 @@ function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
     log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API, waiting up to ${c.deregistrationTimeoutSeconds}s for targets to drain`);
   }
   log.info(`longest termination = ${describeBudget(timeBudgetOf(c))}; API requests time out after ${c.apiTimeoutSeconds}s`);
+  if (c.dryRun) log.warn('--dry-run: every lifecycle action is planned and left alone (no cordon, eviction, deregistration, completion or heartbeat); its hook ends with its DefaultResult');
+  if (c.cordonOnly) log.info('--cordon-only: nodes are cordoned and deregistered, never drained');
+  if (c.taintEffect) log.info(`nodes are tainted ${TAINT_KEY}=<instance-id>:${c.taintEffect} with the cordon`);
+  if (c.taintEffect === 'NoExecute') log.warn('--taint-effect NoExecute: the kubelet deletes every pod that does not tolerate the taint at once, without PodDisruptionBudgets or the tiered drain');
 }

@@ -51,12 +51,12 @@ describe('validateServeConfig', () => {
   });
 
   it('applies upstream\'s ceiling rule to the longest termination: the Node\'s late join, the load-balancer wait, every drain attempt and interval, the escalation', () => {
-    expect(problems({ maxTimeToProcess: '2654' })).toEqual([
-      '--max-time-to-process (2654s) must be >= the longest termination, 2655s: 120s for a late Node (--node-join-timeout) + 600s load-balancer wait (--deregistration-timeout) + 3×300s drain attempts (--drain-retries × --drain-timeout) + 2×30s between attempts (--drain-interval) + 900s+30s escalation (--max-termination-grace-period) + 45s to delete the Node and complete; raise it or lower one of those',
+    expect(problems({ maxTimeToProcess: '2774' })).toEqual([
+      '--max-time-to-process (2774s) must be >= the longest termination, 2775s: 120s for a late Node (--node-join-timeout) + 600s load-balancer wait (--deregistration-timeout) + 3×300s drain attempts (--drain-retries × --drain-timeout) + 2×30s between attempts (--drain-interval) + 900s+30s escalation (--max-termination-grace-period) + 120s for volumes to detach (--volume-detach-timeout) + 45s to delete the Node and complete; raise it or lower one of those',
     ]);
-    expect(problems({ maxTimeToProcess: '2655' })).toEqual([]);
+    expect(problems({ maxTimeToProcess: '2775' })).toEqual([]);
     // Without load balancers there is no load-balancer wait to fit.
-    expect(problems({ maxTimeToProcess: '2055', withDeregister: 'false' })).toEqual([]);
+    expect(problems({ maxTimeToProcess: '2175', withDeregister: 'false' })).toEqual([]);
   });
 
   it('bounds every time flag by the 48 h a lifecycle action can last, so no wait overflows a timer', () => {
@@ -73,5 +73,18 @@ describe('validateServeConfig', () => {
   it('parses booleans the way upstream users write them', () => {
     expect(validateServeConfig({ ...valid, withDeregister: 'false' }, {}, new Set()).withDeregister).toBe(false);
     expect(problems({ withDeregister: 'maybe' })).toEqual(['--with-deregister must be true or false, got "maybe"']);
+  });
+
+  it('composes the operating modes and rejects the combinations that contradict each other, one line each', () => {
+    expect(validateServeConfig({ ...valid, dryRun: 'true', cordonOnly: 'true', taintNode: 'true' }, {}, new Set())).toMatchObject({ dryRun: true, cordonOnly: true, taintEffect: 'NoSchedule' });
+    expect(validateServeConfig({ ...valid, taintNode: 'false' }, {}, new Set()).taintEffect).toBeUndefined();
+    expect(problems({ taintNode: 'true', taintEffect: 'NoEvict' })).toEqual(['--taint-effect must be one of NoSchedule, PreferNoSchedule, NoExecute, got "NoEvict"']);
+    const set = (raw: Record<string, string>, flags: string[]): string[] => {
+      try { validateServeConfig({ ...valid, ...raw }, {}, new Set(flags)); return []; } catch (e) { return e instanceof ConfigError ? [...e.problems] : [String(e)]; }
+    };
+    expect(set({ taintEffect: 'PreferNoSchedule' }, ['taint-effect'])).toEqual(['--taint-effect needs --taint-node']);
+    expect(set({ taintNode: 'true', cordonOnly: 'true', taintEffect: 'NoExecute' }, ['taint-node', 'cordon-only', 'taint-effect'])).toEqual([
+      '--taint-effect NoExecute evicts the pods (without their PodDisruptionBudgets), which --cordon-only promises not to do: use NoSchedule or PreferNoSchedule',
+    ]);
   });
 });

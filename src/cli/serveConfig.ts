@@ -10,6 +10,8 @@ import { SERVE_FLAGS, attributeName } from './serveFlags.js';
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 export const DEREGISTER_ORDERS = ['before-drain', 'after-drain'] as const;
+export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+export type TaintEffect = (typeof TAINT_EFFECTS)[number];
 export type DeregisterOrder = (typeof DEREGISTER_ORDERS)[number];
 
 /**
@@ -55,6 +57,12 @@ export interface ServeConfig {
   readonly leaseDurationSeconds: number;
   /** How long the load-balancer step may wait for targets to drain (--deregistration-timeout). */
   readonly deregistrationTimeoutSeconds: number;
+  /** How long to wait for the node's volumes to be detached after the drain (--volume-detach-timeout). */
+  readonly volumeDetachTimeoutSeconds: number;
+  readonly dryRun: boolean;
+  readonly cordonOnly: boolean;
+  /** --taint-node's effect; undefined without --taint-node. */
+  readonly taintEffect: TaintEffect | undefined;
   /** Bound on one AWS or Kubernetes request (--api-timeout). */
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
@@ -62,12 +70,13 @@ export interface ServeConfig {
 }
 
 /** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
-export function timeBudgetOf(c: Pick<ServeConfig, 'nodeJoinTimeoutSeconds' | 'deregistrationTimeoutSeconds' | 'withDeregister' | 'drainTimeoutSeconds' | 'drainRetries' | 'drainIntervalSeconds' | 'maxTerminationGracePeriodSeconds'>): TimeBudgetSettings {
+export function timeBudgetOf(c: Pick<ServeConfig, 'nodeJoinTimeoutSeconds' | 'deregistrationTimeoutSeconds' | 'withDeregister' | 'drainTimeoutSeconds' | 'drainRetries' | 'drainIntervalSeconds' | 'maxTerminationGracePeriodSeconds' | 'volumeDetachTimeoutSeconds'>): TimeBudgetSettings {
   return {
     nodeJoinTimeoutSeconds: c.nodeJoinTimeoutSeconds,
     deregistrationTimeoutSeconds: c.withDeregister ? c.deregistrationTimeoutSeconds : 0,
     drainTimeoutSeconds: c.drainTimeoutSeconds, drainRetries: c.drainRetries, drainIntervalSeconds: c.drainIntervalSeconds,
     maxTerminationGracePeriodSeconds: c.maxTerminationGracePeriodSeconds,
+    volumeDetachTimeoutSeconds: c.volumeDetachTimeoutSeconds,
   };
 }
 
@@ -116,6 +125,7 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   const nodeJoinTimeoutSeconds = int('node-join-timeout', 0, MAX_SECONDS);
   const leaseDurationSeconds = int('lease-duration', 5, 300);
   const deregistrationTimeoutSeconds = int('deregistration-timeout', 0, MAX_SECONDS);
+  const volumeDetachTimeoutSeconds = int('volume-detach-timeout', 0, MAX_SECONDS);
   const apiTimeoutSeconds = int('api-timeout', 1, 300);
   const nodeWatchTimeoutSeconds = int('node-watch-timeout', 10, 3600);
   const clusterName = str('cluster-name');
@@ -141,9 +151,16 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   }
 
   const withDeregister = bool('with-deregister');
+  const dryRun = bool('dry-run');
+  const cordonOnly = bool('cordon-only');
+  const taintNode = bool('taint-node');
+  const taintEffect = str('taint-effect');
+  if (!(TAINT_EFFECTS as readonly string[]).includes(taintEffect)) problems.push(`--taint-effect must be one of ${TAINT_EFFECTS.join(', ')}, got "${taintEffect}"`);
+  else if (!taintNode && explicitlySet.has('taint-effect')) problems.push('--taint-effect needs --taint-node');
+  else if (taintNode && cordonOnly && taintEffect === 'NoExecute') problems.push('--taint-effect NoExecute evicts the pods (without their PodDisruptionBudgets), which --cordon-only promises not to do: use NoSchedule or PreferNoSchedule');
   if (problems.length === 0) {
     // Upstream's ceiling rule, with every wait a termination can make: the longest termination must fit.
-    const budget = timeBudgetOf({ nodeJoinTimeoutSeconds, deregistrationTimeoutSeconds, withDeregister, drainTimeoutSeconds, drainRetries, drainIntervalSeconds, maxTerminationGracePeriodSeconds });
+    const budget = timeBudgetOf({ nodeJoinTimeoutSeconds, deregistrationTimeoutSeconds, withDeregister, drainTimeoutSeconds, drainRetries, drainIntervalSeconds, maxTerminationGracePeriodSeconds, volumeDetachTimeoutSeconds });
     const ceiling = totalBudgetSeconds(budget);
     if (maxTimeToProcessSeconds < ceiling) {
       problems.push(`--max-time-to-process (${maxTimeToProcessSeconds}s) must be >= the longest termination, ${ceiling}s: ${budgetTerms(budget).map((t) => t.what).join(' + ')}; raise it or lower one of those`);
@@ -163,6 +180,7 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     deregisterOrder: deregisterOrder as DeregisterOrder, lbDiscovery: lbDiscovery as DiscoveryMode, lbScanTtlSeconds, lbApiRatePerSecond,
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
-    deregistrationTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
+    deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
+    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined,
   };
 }

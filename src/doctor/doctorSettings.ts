@@ -31,6 +31,7 @@ export interface DoctorFlags {
   readonly deregisterTargetTypes?: string;
   readonly nodeJoinTimeout?: string;
   readonly deregistrationTimeout?: string;
+  readonly volumeDetachTimeout?: string;
   /** serve's --cluster-name: the queue is shared, and its redrive policy must survive the clusters sharing it. */
   readonly clusterName?: string;
 }
@@ -87,6 +88,7 @@ export function validateDoctorFlags(flags: DoctorFlags, env: Env): DoctorSetting
       nodeJoinTimeoutSeconds: intFrom('node-join-timeout', flags.nodeJoinTimeout ?? serveDefault('node-join-timeout'), 0, max, problems),
       deregistrationTimeoutSeconds: withDeregister
         ? intFrom('deregistration-timeout', flags.deregistrationTimeout ?? serveDefault('deregistration-timeout'), 0, max, problems) : 0,
+      volumeDetachTimeoutSeconds: intFrom('volume-detach-timeout', flags.volumeDetachTimeout ?? serveDefault('volume-detach-timeout'), 0, max, problems),
     },
     visibilityTimeoutSeconds: intFrom('visibility-timeout', flags.visibilityTimeout ?? serveDefault('visibility-timeout'), 10, 43200, problems),
     pollingIntervalSeconds: intFrom('polling-interval', flags.pollingInterval ?? serveDefault('polling-interval'), 0, 20, problems),

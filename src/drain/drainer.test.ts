@@ -44,6 +44,10 @@ class FakeCluster implements ClusterPort {
     return 'deleted' as const;
   }
   async deleteNode() { return 'deleted' as const; }
+  async taint() { return 'tainted' as const; }
+  async untaint() { return 'absent' as const; }
+  async listDisruptionBudgets() { return []; }
+  async claimVolumeName() { return undefined; }
   private terminate(name: string) {
     const p = this.pods.get(name)!;
     this.pods.set(name, { ...p, deletionTimestamp: new Date() });
@@ -180,5 +184,46 @@ describe('NodeDrainer', () => {
     expect(result).toEqual({ outcome: 'drained', attempts: 1 });
     expect(cluster.calls.filter((c) => c.startsWith('evict')).sort()).toEqual(['evict a', 'evict b']);
     expect(cordons).toBeGreaterThanOrEqual(1);
+  });
+
+  describe('in tiers: the system-critical pods only once the others are gone', () => {
+    const critical = (name: string) => pod(name, { priorityClassName: 'system-cluster-critical', priority: 2_000_000_000 });
+
+    it('evicts the non-critical pods, waits for them to be gone, then evicts the critical ones, and says so', async () => {
+      const cluster = new FakeCluster([critical('coredns'), pod('web-1'), pod('web-2'), pod('node-agent', { priority: 2_000_001_000 })], 80);
+      const r = reporter();
+      const tiers: string[] = [];
+      const result = await new NodeDrainer(cluster, { ...config, drainTimeoutSeconds: 5 }).drain(node, silentLogger, { ...r.api, tierDone: (t) => tiers.push(t) }, new AbortController().signal);
+      expect(result).toEqual({ outcome: 'drained', attempts: 1 });
+      const evictions = cluster.calls.filter((c) => c.startsWith('evict'));
+      expect(evictions.slice(0, 2).sort()).toEqual(['evict web-1', 'evict web-2']);
+      expect(evictions.slice(2).sort()).toEqual(['evict coredns', 'evict node-agent']);
+      // Between the two tiers the web pods were listed as still terminating, and nothing critical was asked.
+      expect(cluster.calls.indexOf('evict coredns')).toBeGreaterThan(cluster.calls.lastIndexOf('evict web-2') + 1);
+      expect(r.events.filter((e) => e.reason === 'EvictingPodTier').map((e) => e.message)).toEqual([
+        'node n1, non-critical tier: evicting 2 non-critical pods first; 2 system-critical pods (ns/coredns, ns/node-agent) wait until they are gone',
+        'node n1, critical tier: evicting 2 system-critical pods (ns/coredns, ns/node-agent) now that the other pods are gone',
+      ]);
+      expect(tiers).toEqual(['non-critical', 'critical']);
+    });
+
+    it('holds the critical tier back while a non-critical pod is blocked, and names the tier it waits on', async () => {
+      const cluster = new FakeCluster([critical('coredns'), pod('guarded')]);
+      cluster.blocked.add('guarded');
+      const result = await new NodeDrainer(cluster, { ...config, drainRetries: 1, maxTerminationGracePeriodSeconds: 0, drainTimeoutSeconds: 0.5 }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+      expect(cluster.calls).not.toContain('evict coredns');
+      expect(result.outcome === 'failed' && result.reason).toMatch(/^global timeout reached: 0.5s; waiting on the non-critical tier: 1 pods still on the node: ns\/guarded \(blocked by PodDisruptionBudget\)/u);
+    });
+
+    it('a node with only critical pods (or none) drains in one tier without tier Events', async () => {
+      const onlyCritical = new FakeCluster([critical('coredns')]);
+      const r1 = reporter();
+      expect((await new NodeDrainer(onlyCritical, config).drain(node, silentLogger, r1.api, new AbortController().signal)).outcome).toBe('drained');
+      expect(r1.events.map((e) => e.reason)).toEqual(['EvictingPodTier']);
+      const plain = new FakeCluster([pod('a'), pod('b')]);
+      const r2 = reporter();
+      expect((await new NodeDrainer(plain, config).drain(node, silentLogger, r2.api, new AbortController().signal)).outcome).toBe('drained');
+      expect(r2.events).toEqual([]);
+    });
   });
 });

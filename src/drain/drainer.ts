@@ -4,7 +4,7 @@ import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import type { Logger } from '../observability/logger.js';
 import { NodeEvents } from '../observability/nodeEvents.js';
 import { EvictionRound } from './evictionRound.js';
-import { escalationGraceSeconds, isTerminal, podRef, podsToDrain } from './podSelection.js';
+import { type DrainTier, currentTier, escalationGraceSeconds, isTerminal, podRef, podsToDrain } from './podSelection.js';
 import { retryUntil } from '../lifecycle/retryUntil.js';
 
 export interface DrainConfig {
@@ -28,6 +28,43 @@ export interface DrainReporter {
   event(event: NodeEvent): void;
   eviction(outcome: 'evicted' | 'gone' | 'blocked-by-pdb' | 'refused' | 'deleted'): void;
   drainFailed(): void;
+  /** A tier's pods are all gone after `seconds` (the phase histogram's drain_<tier>). */
+  tierDone?(tier: DrainTier, seconds: number): void;
+}
+
+/**
+ * Which tier a drain is evicting and since when: non-critical pods first, then the system-critical ones (DNS, CNI
+ * helpers, log shippers), each waited for before the next, across attempts.
+ */
+class TierProgress {
+  private tier: DrainTier | undefined;
+  private sinceMs = Date.now();
+  /** The node has system-critical pods to hold back: the tiers are worth naming. */
+  private tiered = false;
+
+  constructor(private readonly node: NodeInfo, private readonly log: Logger, private readonly reporter: DrainReporter) {}
+
+  /** "waiting on the critical tier: " when the node drains in two tiers; "" otherwise. */
+  get waitingOn(): string {
+    return this.tier && this.tiered ? `waiting on the ${this.tier} tier: ` : '';
+  }
+
+  /** Reports a new tier (log, Event) and the duration of the one it follows. */
+  enter(tier: DrainTier | undefined, pods: readonly PodInfo[], later: readonly PodInfo[]): void {
+    if (tier === this.tier) return;
+    if (this.tier) this.reporter.tierDone?.(this.tier, (Date.now() - this.sinceMs) / 1000);
+    this.tier = tier;
+    this.sinceMs = Date.now();
+    if (!tier) return;
+    this.tiered ||= tier === 'critical' || later.length > 0;
+    const names = (list: readonly PodInfo[]): string => `${list.slice(0, 5).map(podRef).join(', ')}${list.length > 5 ? ', …' : ''}`;
+    const line = tier === 'non-critical'
+      ? `evicting ${pods.length} non-critical pods first${later.length > 0 ? `; ${later.length} system-critical pods (${names(later)}) wait until they are gone` : ''}`
+      : `evicting ${pods.length} system-critical pods (${names(pods)}) now that the other pods are gone`;
+    this.log.info(`${line} (node ${this.node.name})`);
+    // A node without system-critical pods drains in one tier: the drain's own Events say all there is to say.
+    if (this.tiered) this.reporter.event(NodeEvents.evictingPodTier(this.node.name, tier, line));
+  }
 }
 
 /** Escalation waits this long past the largest grace period it used (upstream's slack). */
@@ -55,8 +92,9 @@ export class NodeDrainer {
     }
     log.info(`draining node/${node.name}`);
     let lastFailure = '';
+    const tiers = new TierProgress(node, log, reporter);
     for (let attempt = 1; attempt <= this.config.drainRetries; attempt++) {
-      const result = await this.attempt(node, timeoutSeconds, log, reporter, signal);
+      const result = await this.attempt(node, timeoutSeconds, log, reporter, tiers, signal);
       if (result === 'drained' || result === 'node-gone') {
         log.info(result === 'drained' ? `drain succeeded, node ${node.name}` : `node ${node.name} no longer exists; nothing left to drain`);
         return { outcome: result, attempts: attempt };
@@ -79,7 +117,7 @@ export class NodeDrainer {
    * fails, a pod whose eviction is refused are logged and tried again within it, so one bad pod or API hiccup
    * never cuts the attempt short for the others.
    */
-  private async attempt(node: NodeInfo, timeoutSeconds: number, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<'drained' | 'node-gone' | { failure: string }> {
+  private async attempt(node: NodeInfo, timeoutSeconds: number, log: Logger, reporter: DrainReporter, tiers: TierProgress, signal: AbortSignal): Promise<'drained' | 'node-gone' | { failure: string }> {
     const { signal: attemptSignal, dispose } = linkedSignal([signal], timeoutSeconds * 1000);
     const round = new EvictionRound(this.cluster, log, reporter);
     let cordoned = false;
@@ -104,8 +142,11 @@ export class NodeDrainer {
         try {
           const pods = podsToDrain(await retryUntil(() => this.cluster.listPodsOnNode(node.name, attemptSignal), attemptSignal,
             { operation: `list pods on node ${node.name}`, log }));
-          if (pods.length === 0) return 'drained';
-          await round.evict(pods, attemptSignal);
+          const tier = currentTier(pods);
+          tiers.enter(tier?.tier, tier?.pods ?? [], tier?.later ?? []);
+          if (!tier) return 'drained';
+          // Only the current tier is evicted; the next one waits until it is gone.
+          await round.evict(tier.pods, attemptSignal);
         } catch (e) {
           if (attemptSignal.aborted) throw e;
           warnOnce(e);
@@ -114,7 +155,7 @@ export class NodeDrainer {
       }
     } catch (e) {
       if (signal.aborted) throw e;
-      if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${round.describeRemaining()}${lastError ? `; last error: ${lastError}` : ''}` };
+      if (isAbort(e)) return { failure: `global timeout reached: ${timeoutSeconds}s; ${tiers.waitingOn}${round.describeRemaining()}${lastError ? `; last error: ${lastError}` : ''}` };
       return { failure: describeError(e) };
     } finally {
       dispose();

@@ -1,8 +1,10 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, NodeTaint, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeInfo.js';
+import { changeTaints, withTaint, withoutTaint } from './nodeTaints.js';
+import { MERGE_PATCH } from './patch.js';
 
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -17,7 +19,19 @@ export function toPodInfo(pod: k8s.V1Pod): PodInfo {
     deletionTimestamp: pod.metadata?.deletionTimestamp ? new Date(pod.metadata.deletionTimestamp) : undefined,
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds,
     podIps: (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => ip && ip !== pod.status?.hostIP),
+    labels: pod.metadata?.labels ?? {},
+    priorityClassName: pod.spec?.priorityClassName,
+    priority: pod.spec?.priority,
+    controller: controllerOf(pod),
+    hasLocalStorage: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined),
+    // A generic ephemeral volume's claim is named <pod>-<volume> by the ephemeral volume controller.
+    claimNames: (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : v.ephemeral ? [`${pod.metadata?.name ?? ''}-${v.name}`] : [])),
   };
+}
+
+function controllerOf(pod: k8s.V1Pod): PodInfo['controller'] {
+  const owner = (pod.metadata?.ownerReferences ?? []).find((o) => o.controller);
+  return owner ? { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, namespace: pod.metadata?.namespace } : undefined;
 }
 
 /**
@@ -40,12 +54,21 @@ export class KubeCluster implements ClusterPort {
   async cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'> {
     const body = { spec: { unschedulable: true }, ...(Object.keys(labels).length > 0 ? { metadata: { labels } } : {}) };
     try {
-      await this.clients.call(signal, `cordon node ${name}`, (o) => this.clients.core.patchNode({ name, body }, o), contentType(k8s.PatchStrategy.MergePatch));
+      await this.clients.call(signal, `cordon node ${name}`, (o) => this.clients.core.patchNode({ name, body }, o), MERGE_PATCH);
       return 'cordoned';
     } catch (e) {
       if (isNotFound(e)) return 'gone';
       throw toDomainError(e, `cordon node ${name}`, this.clients.authorizerWarmup);
     }
+  }
+
+  async taint(name: string, taint: NodeTaint, signal: AbortSignal): Promise<'tainted' | 'gone'> {
+    return (await changeTaints(this.clients, name, (t) => withTaint(t, taint), signal)) === 'gone' ? 'gone' : 'tainted';
+  }
+
+  async untaint(name: string, key: string, signal: AbortSignal): Promise<'removed' | 'absent' | 'gone'> {
+    const outcome = await changeTaints(this.clients, name, (t) => withoutTaint(t, key), signal);
+    return outcome === 'changed' ? 'removed' : outcome === 'unchanged' ? 'absent' : 'gone';
   }
 
   async listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]> {
@@ -97,6 +120,31 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
+  async listDisruptionBudgets(signal: AbortSignal): Promise<BudgetInfo[]> {
+    const budgets: BudgetInfo[] = [];
+    let next: string | undefined;
+    try {
+      do {
+        const page = await this.clients.call(signal, 'list poddisruptionbudgets', (o) => this.clients.policy.listPodDisruptionBudgetForAllNamespaces({ limit: 500, ...(next ? { _continue: next } : {}) }, o));
+        budgets.push(...page.items.map(toBudgetInfo));
+        next = page.metadata?._continue || undefined;
+      } while (next);
+      return budgets;
+    } catch (e) {
+      throw toDomainError(e, 'list poddisruptionbudgets', this.clients.authorizerWarmup);
+    }
+  }
+
+  async claimVolumeName(namespace: string, claimName: string, signal: AbortSignal): Promise<string | undefined> {
+    try {
+      const claim = await this.clients.call(signal, `get persistentvolumeclaim ${namespace}/${claimName}`, (o) => this.clients.core.readNamespacedPersistentVolumeClaim({ name: claimName, namespace }, o));
+      return claim.spec?.volumeName || undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw toDomainError(e, `get persistentvolumeclaim ${namespace}/${claimName}`, this.clients.authorizerWarmup);
+    }
+  }
+
   async deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome> {
     try {
       await this.clients.call(signal, `delete node ${name}`, (o) => this.clients.core.deleteNode({ name }, o));
@@ -108,12 +156,14 @@ export class KubeCluster implements ClusterPort {
   }
 }
 
-function contentType(value: string): k8s.Middleware {
+function toBudgetInfo(pdb: k8s.V1PodDisruptionBudget): BudgetInfo {
+  const selector = pdb.spec?.selector;
   return {
-    pre: async (context) => {
-      context.setHeaderParam('Content-Type', value);
-      return context;
-    },
-    post: async (context) => context,
+    namespace: pdb.metadata?.namespace ?? '', name: pdb.metadata?.name ?? '',
+    selector: selector ? {
+      matchLabels: selector.matchLabels ?? {},
+      matchExpressions: (selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
+    } : undefined,
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
+import type { EventRecorder, NodeEvent, NodeInfo, ObjectRef } from '../lifecycle/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { withTimeout } from '../lifecycle/sleep.js';
 import type { KubeClients } from './apiClients.js';
@@ -11,7 +11,8 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 /**
  * Publishes core/v1 Events whose involvedObject is the Node (kind, name, uid), in the `default` namespace as the
  * kubelet does for Nodes, so `kubectl describe node` and `kubectl get events --field-selector
- * involvedObject.name=<node>` show them. Publishing never throws and never blocks the workflow.
+ * involvedObject.name=<node>` show them; an Event about another object (the owner of a pod that blocks a drain) goes
+ * to that object's namespace. Publishing never throws and never blocks the workflow.
  */
 export class NodeEventRecorder implements EventRecorder {
   private readonly pending = new Set<Promise<void>>();
@@ -19,11 +20,20 @@ export class NodeEventRecorder implements EventRecorder {
   constructor(private readonly clients: KubeClients, private readonly log: Logger, private readonly reportingInstance: string) {}
 
   publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void {
+    this.send({ kind: 'Node', apiVersion: 'v1', name: node.name, uid: node.uid }, event);
+  }
+
+  publishOn(object: ObjectRef, event: NodeEvent): void {
+    this.send(object, event);
+  }
+
+  private send(object: ObjectRef, event: NodeEvent): void {
     const now = new Date();
-    this.log.debug(`publishing event: ${event.reason}`);
+    const namespace = object.namespace ?? 'default';
+    this.log.debug(`publishing event: ${event.reason}${object.kind === 'Node' ? '' : ` on ${object.kind} ${namespace}/${object.name}`}`);
     const body = {
-      metadata: { name: `${node.name}.${randomBytes(8).toString('hex')}`, namespace: 'default' },
-      involvedObject: { kind: 'Node', apiVersion: 'v1', name: node.name, uid: node.uid },
+      metadata: { name: `${object.name}.${randomBytes(8).toString('hex')}`, namespace },
+      involvedObject: { kind: object.kind, apiVersion: object.apiVersion, name: object.name, uid: object.uid, ...(object.namespace ? { namespace: object.namespace } : {}) },
       reason: event.reason,
       message: event.message.slice(0, 1024),
       type: event.type,
@@ -35,7 +45,7 @@ export class NodeEventRecorder implements EventRecorder {
       reportingInstance: this.reportingInstance,
     };
     const p: Promise<void> = withTimeout([], PUBLISH_TIMEOUT_MS, (signal) =>
-      this.clients.call(signal, `create event ${event.reason}`, (o) => this.clients.core.createNamespacedEvent({ namespace: 'default', body }, o)))
+      this.clients.call(signal, `create event ${event.reason}`, (o) => this.clients.core.createNamespacedEvent({ namespace, body }, o)))
       .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);

@@ -31,7 +31,11 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: '', resource: 'pods', verb: 'list', why: 'pods on the node (all namespaces)' },
   { apiGroup: '', resource: 'pods', verb: 'delete', why: 'graceful force-delete after every drain attempt failed' },
   { apiGroup: '', resource: 'pods/eviction', verb: 'create', why: 'evictions (PodDisruptionBudgets respected)' },
-  { apiGroup: '', resource: 'events', verb: 'create', namespace: 'default', why: 'Events on the Node' },
+  { apiGroup: '', resource: 'events', verb: 'create', why: 'Events on the Node (in default) and on the owners of pods that block a drain (in their namespaces)' },
+  { apiGroup: 'policy', resource: 'poddisruptionbudgets', verb: 'list', why: 'the drain plan: budgets that allow no disruption now' },
+  { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'list', why: 'volume attachment index (initial list): wait for a drained node\'s volumes to detach' },
+  { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'watch', why: 'volume attachment index (watch)' },
+  { apiGroup: '', resource: 'persistentvolumeclaims', verb: 'get', why: 'the volumes of DaemonSet pods, whose attachments stay with the node' },
   // The AWS Load Balancer Controller's TargetGroupBindings: read only, and only when its CRD is installed.
   { apiGroup: 'elbv2.k8s.aws', resource: 'targetgroupbindings', verb: 'list', why: 'the target groups bound to the cluster (TargetGroupBindings)', optional: BINDINGS_OPTIONAL },
   { apiGroup: 'elbv2.k8s.aws', resource: 'targetgroupbindings', verb: 'watch', why: 'the target groups bound to the cluster (TargetGroupBindings)', optional: BINDINGS_OPTIONAL },
@@ -46,10 +50,13 @@ export const LEASE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'delete', grantedBy: 'Role', why: 'finish an action' },
 ];
 
-/** Everything serve needs, the Lease permissions placed in `leaseNamespace`. */
-export function servicePermissions(leaseNamespace: string): KubePermission[] {
+/** Everything serve needs, the Lease permissions placed in `leaseNamespace`; with --dry-run only reads and Events. */
+export function servicePermissions(leaseNamespace: string, options: { dryRun?: boolean } = {}): KubePermission[] {
+  if (options.dryRun) return KUBE_PERMISSIONS.filter((p) => READ_VERBS.has(p.verb) || (p.resource === 'events' && p.verb === 'create'));
   return [...KUBE_PERMISSIONS, ...LEASE_PERMISSIONS.map((p) => ({ ...p, namespace: leaseNamespace }))];
 }
+
+const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'watch']);
 
 /** `""/pods/eviction:create` — identity of a permission for set comparisons (namespace aside). */
 export function permissionKey(p: Pick<KubePermission, 'apiGroup' | 'resource' | 'verb'>): string {

@@ -13,9 +13,6 @@ export type Finish =
   /** Shutdown: give the Lease up at once and return the messages (visibility 0) for another replica. */
   | { readonly settle: 'hand-over' };
 
-/** The phases in the order the steps record them (resume compares positions in it). */
-export const PHASE_ORDER: readonly ActionPhase[] = ['verified', 'awaiting-node', 'cordoning', 'deregistering', 'draining', 'deleting-node', 'completing'];
-
 export interface StepFailure {
   readonly step: StepName;
   readonly failureClass: FailureClass;
@@ -66,6 +63,8 @@ export class ActionContext {
     log: Logger,
     readonly shutdown: AbortSignal,
     private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void,
+    /** The phases in the order this configuration's steps record them (--deregister-order moves one). */
+    private readonly phaseOrder: readonly ActionPhase[],
   ) {
     this.action = origin.action;
     this.log = log;
@@ -100,10 +99,20 @@ export class ActionContext {
     return this.stopper.signal.aborted ? this.stopper.signal.reason : undefined;
   }
 
-  /** True when the action was resumed from a phase after `phase` (steps up to it already ran once). */
+  /**
+   * True when the action was resumed from a phase after `phase` in this configuration's order (steps up to it
+   * already ran once). A recorded phase this configuration has no step for resumes from the start.
+   */
   resumedPast(phase: ActionPhase): boolean {
     if (!this.resumedFrom) return false;
-    return PHASE_ORDER.indexOf(this.resumedFrom) > PHASE_ORDER.indexOf(phase);
+    const from = this.phaseOrder.indexOf(this.resumedFrom);
+    const at = this.phaseOrder.indexOf(phase);
+    return from >= 0 && at >= 0 && from > at;
+  }
+
+  /** True for a phase this configuration's steps reach after the drain (the pods are gone by then). */
+  isAfterDrain(phase: ActionPhase | undefined): boolean {
+    return phase !== undefined && this.phaseOrder.indexOf(phase) > this.phaseOrder.indexOf('draining');
   }
 
   /** An Event on the action's Node, when it has one. */

@@ -1,11 +1,11 @@
 /**
- * The steps that work on the instance's Node and load balancers: find the Node (waiting for a late join, proving
- * an absence with a fresh read), cordon it, deregister the instance from its load balancers, drain it, delete it.
- * Each is idempotent, so a resumed action can run it again.
+ * The steps that find and prepare the instance's Node: find it (waiting for a late join, proving an absence with a
+ * fresh read), cordon it, deregister the instance from its load balancers. Each is idempotent, so a resumed action
+ * can run it again.
  */
 import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
-import { DrainFailedError, describeError } from './errors.js';
+import { describeError } from './errors.js';
 import type { PodInfo } from './ports.js';
 import { retryUntil } from './retryUntil.js';
 import { linkedSignal } from './sleep.js';
@@ -16,7 +16,7 @@ import type { StepDeps } from './stepDeps.js';
 const PROOF_RESERVE_MS = 10_000;
 
 /** The Node for the instance: the watch-backed index, a bounded wait for a late join, then a fresh read. */
-export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal, shareEndsAtMs: number | undefined): Promise<StepOutcome> {
+export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal, shareEndsAtMs: number | undefined, announce = true): Promise<StepOutcome> {
   const { action, log } = ctx;
   const id = action.instanceId;
   if (ctx.resumedPast('awaiting-node')) {
@@ -45,7 +45,7 @@ export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: Abor
     }
     ctx.node = node;
   }
-  ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
+  if (announce) ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
   return DONE;
 }
 
@@ -83,6 +83,23 @@ export async function cordon(deps: StepDeps, ctx: ActionContext, signal: AbortSi
   const labels = deps.config.nodeLabels;
   const result = await retryUntil(() => deps.cluster.cordon(node.name, labels, signal), signal, { operation: `cordon node ${node.name}`, log: ctx.log });
   ctx.log.info(result === 'gone' ? `node/${node.name} no longer exists` : `cordoned node/${node.name}${Object.keys(labels).length > 0 ? ' and labelled it to be excluded from load balancers' : ''}`);
+  const taint = deps.config.taint;
+  if (taint && result !== 'gone') {
+    const ours = { ...taint, value: ctx.action.instanceId };
+    await retryUntil(() => deps.cluster.taint(node.name, ours, signal), signal, { operation: `taint node ${node.name}`, log: ctx.log });
+    ctx.log.info(`tainted node/${node.name} with ${ours.key}=${ours.value}:${ours.effect}`);
+  }
+  return DONE;
+}
+
+/** Takes our taint off a Node the action is abandoning (its pods stay there): nothing of ours is left on it. */
+export async function untaint(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
+  const { node } = ctx;
+  const taint = deps.config.taint;
+  if (ctx.result !== 'ABANDON') return { kind: 'skipped', why: 'the action is not abandoned' };
+  if (!node || !taint) return { kind: 'skipped', why: 'no Node, or --taint-node=false' };
+  const result = await retryUntil(() => deps.cluster.untaint(node.name, taint.key, signal), signal, { operation: `untaint node ${node.name}`, log: ctx.log });
+  if (result === 'removed') ctx.log.info(`removed taint ${taint.key} from node/${node.name}, which stays`);
   return DONE;
 }
 
@@ -119,57 +136,4 @@ export async function deregister(deps: StepDeps, ctx: ActionContext, signal: Abo
   } finally {
     metrics.deregisteringInstances.dec();
   }
-}
-
-/**
- * Drains within a --max-drain-concurrency slot; throws DrainFailedError when the drain and its escalation failed.
- * The instance's other actions (a second termination hook) share this drain instead of draining the Node again.
- */
-export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
-  const node = ctx.node;
-  if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
-  const { metrics, drainSlots } = deps;
-  const { log } = ctx;
-  await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
-    log.debug('acquired drain semaphore');
-    metrics.drainingInstances.inc();
-    try {
-      const result = await deps.drainer.drain(node, log, {
-        event: (e) => ctx.publish(e),
-        eviction: (outcome) => metrics.evictions.inc({ outcome }),
-        drainFailed: () => metrics.failedNodeDrains.inc(),
-      }, signal);
-      if (result.outcome === 'failed') throw new DrainFailedError(node.name, result.reason);
-      metrics.successfulNodeDrains.inc();
-      ctx.publish(NodeEvents.nodeDrainSucceeded(node.name));
-      log.info(`completed drain for node/${node.name}`);
-    } finally {
-      metrics.drainingInstances.dec();
-      log.debug('released drain semaphore');
-    }
-  }), () => log.info(`node/${node.name} is drained for another lifecycle action of instance ${ctx.action.instanceId}; sharing that drain`));
-  return DONE;
-}
-
-/** Deletes the Node object once its pods are gone (so a reused IP or name never finds a stale Node); shared like the drain. */
-export async function deleteNode(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
-  const node = ctx.node;
-  if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
-  const { metrics } = deps;
-  await deps.instanceWork.once(`delete ${node.uid}`, signal, async () => {
-    ctx.log.info(`deleting node/${node.name}`);
-    try {
-      await retryUntil(() => deps.cluster.deleteNode(node.name, signal), signal, { operation: `delete node ${node.name}`, log: ctx.log });
-    } catch (e) {
-      if (!ctx.signal.aborted) {
-        metrics.failedNodeDeletes.inc();
-        ctx.publish(NodeEvents.nodeDeleteFailed(node.name, describeError(e)));
-      }
-      throw e;
-    }
-    metrics.successfulNodeDeletes.inc();
-    ctx.publish(NodeEvents.nodeDeleteSucceeded(node.name));
-    ctx.log.info(`completed node deletion/${node.name}`);
-  }, () => ctx.log.info(`node/${node.name} is deleted for another lifecycle action of instance ${ctx.action.instanceId}`));
-  return DONE;
 }

@@ -67,6 +67,16 @@ export interface InstancesPort {
   describeInstance(instanceId: string, signal: AbortSignal): Promise<InstanceFacts | undefined>;
 }
 
+/** An object an Event can be about (a Node, a pod's owner). */
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  /** undefined for cluster-scoped objects. */
+  readonly namespace?: string;
+}
+
 export interface PodInfo {
   readonly namespace: string;
   readonly name: string;
@@ -77,6 +87,47 @@ export interface PodInfo {
   readonly deletionTimestamp: Date | undefined;
   readonly terminationGracePeriodSeconds: number | undefined;
   readonly podIps: readonly string[];
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly priorityClassName?: string | undefined;
+  readonly priority?: number | undefined;
+  /** The owner reference marked `controller` (ReplicaSet, StatefulSet, Job…); undefined for a bare pod. */
+  readonly controller?: ObjectRef | undefined;
+  /** True when the pod has an emptyDir volume (local storage lost with the node). */
+  readonly hasLocalStorage?: boolean;
+  /** The PersistentVolumeClaims its volumes name. */
+  readonly claimNames?: readonly string[];
+}
+
+/** A label selector (metav1.LabelSelector). */
+export interface LabelSelectorInfo {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly { readonly key: string; readonly operator: string; readonly values: readonly string[] }[];
+}
+
+/** A PodDisruptionBudget as the drain plan needs it. */
+export interface BudgetInfo {
+  readonly namespace: string;
+  readonly name: string;
+  /** undefined (a null selector) selects no pod; an empty one every pod of its namespace. */
+  readonly selector: LabelSelectorInfo | undefined;
+  readonly disruptionsAllowed: number;
+}
+
+/** A VolumeAttachment: a volume attached to a node by the attach/detach controller (CSI). */
+export interface VolumeAttachmentInfo {
+  readonly name: string;
+  readonly nodeName: string;
+  /** The PersistentVolume it attaches; undefined for inline volumes. */
+  readonly persistentVolumeName: string | undefined;
+}
+
+/** Volume attachments by node, from a watch (no LIST per poll). */
+export interface VolumeAttachmentDirectory {
+  /** Whether the index has been filled (before that, forNode knows nothing). */
+  readonly isSynced: boolean;
+  forNode(nodeName: string): VolumeAttachmentInfo[];
+  /** Resolves at the next change to the node's attachments; rejects when the signal aborts. */
+  changed(nodeName: string, signal: AbortSignal): Promise<void>;
 }
 
 export type EvictionOutcome = 'evicted' | 'gone' | 'blocked-by-pdb' | 'refused';
@@ -92,14 +143,29 @@ export type EvictionResult =
 export type DeletionOutcome = 'deleted' | 'gone';
 
 /** The Kubernetes operations a drain makes. Transient API failures surface as TransientError. */
+/** A taint on a Node (--taint-node): under our own key, so it is never confused with anyone else's. */
+export interface NodeTaint {
+  readonly key: string;
+  readonly value: string;
+  readonly effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
 export interface ClusterPort {
   getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined>;
+  /** Adds (or updates) the taint with `taint.key`, leaving every other taint as it is. */
+  taint(name: string, taint: NodeTaint, signal: AbortSignal): Promise<'tainted' | 'gone'>;
+  /** Removes the taint with `key`, leaving every other taint as it is. */
+  untaint(name: string, key: string, signal: AbortSignal): Promise<'removed' | 'absent' | 'gone'>;
   /** Idempotently marks the node unschedulable and sets the given labels. */
   cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'>;
   listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]>;
   evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionResult>;
   deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome>;
   deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome>;
+  /** Every PodDisruptionBudget in the cluster (the drain plan; all pages). */
+  listDisruptionBudgets(signal: AbortSignal): Promise<BudgetInfo[]>;
+  /** The PersistentVolume a claim is bound to; undefined when it is unbound or gone. */
+  claimVolumeName(namespace: string, claimName: string, signal: AbortSignal): Promise<string | undefined>;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -113,6 +179,8 @@ export interface NodeEvent {
 /** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */
 export interface EventRecorder {
   publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void;
+  /** An Event about another object (a blocking pod's owner), in that object's namespace. */
+  publishOn?(object: ObjectRef, event: NodeEvent): void;
 }
 
 /** Load-balancer deregistration seam (its own module); the workflow calls it when --with-deregister. */
@@ -134,6 +202,8 @@ export interface DeregistrationRequest {
   readonly instanceVpc: () => Promise<string | undefined>;
   /** false (--deregistration-timeout 0): deregister without waiting for the load balancers to let go. */
   readonly awaitDrained: boolean;
+  /** --dry-run: find the load balancers and report them (`found`), change nothing. */
+  readonly dryRun?: boolean;
   readonly log: import('../observability/logger.js').Logger;
 }
 
@@ -144,10 +214,12 @@ export interface DeregistrationReport {
   readonly problems: readonly { readonly what: string; readonly failureClass: import('./step.js').FailureClass }[];
   /** True when the step's time ran out before every load balancer reported the targets gone. */
   readonly timedOut: boolean;
+  /** With `dryRun`: what would have been left ("target group web (i-1:80)", "classic load balancer legacy"). */
+  readonly found?: readonly string[];
 }
 
 /** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
-export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'deregistering' | 'draining' | 'deleting-node' | 'completing';
+export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'planning' | 'deregistering' | 'draining' | 'awaiting-volumes' | 'deleting-node' | 'completing';
 
 /** The durable record of an action in flight, owned by one replica at a time. */
 export interface ActionRecord {

@@ -2,7 +2,7 @@ import { isAbort, isAccessDenied, isTransient } from './errors.js';
 import type { ActionPhase } from './ports.js';
 
 /** The steps of a termination, in the vocabulary the README, the Events and the metrics use. */
-export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'deregister' | 'drain' | 'delete_node' | 'complete' | 'settle';
+export type StepName = 'verify' | 'claim' | 'await_node' | 'cordon' | 'plan_drain' | 'deregister' | 'drain' | 'await_volumes' | 'delete_node' | 'untaint' | 'complete' | 'settle' | 'dry_run';
 
 /** What kind of failure ended a step (after the step's own retries). */
 export type FailureClass = 'transient' | 'permanent' | 'timeout' | 'forbidden';

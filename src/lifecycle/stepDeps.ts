@@ -1,9 +1,10 @@
 import type { NodeDrainer } from '../drain/drainer.js';
+import type { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ActionContext } from './actionContext.js';
 import type { ActionRegistry } from './actionRegistry.js';
 import type {
-  ActionStore, AutoScalingPort, ClusterPort, ClusterScope, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
+  ActionStore, AutoScalingPort, ClusterPort, ClusterScope, EventRecorder, InstancesPort, LoadBalancerDeregistrar, NodeDirectory,
 } from './ports.js';
 import type { InstanceWork } from './instanceWork.js';
 import type { Semaphore } from './semaphore.js';
@@ -18,6 +19,12 @@ export interface StepConfig {
   readonly nodeJoinTimeoutSeconds: number;
   /** Labels set together with the cordon: the exclude-from-load-balancer labels when --with-deregister. */
   readonly nodeLabels: Readonly<Record<string, string>>;
+  /** --cordon-only: cordon, labels, load balancers and completion; no plan, eviction, volume wait or Node deletion. */
+  readonly cordonOnly: boolean;
+  /** --taint-node: a taint set with the cordon, removed again when the action is abandoned and the Node stays. */
+  readonly taint: import('./ports.js').NodeTaint | undefined;
+  /** --dry-run: read and decide everything, change nothing; the plan is published and the message deleted. */
+  readonly dryRun: boolean;
   /** Visibility delay before a message whose step failed before the action was claimed is received again. */
   readonly retryLaterSeconds: number;
   /** The time terms the steps' shares are computed from. */
@@ -33,6 +40,10 @@ export interface StepDeps {
   readonly nodes: NodeDirectory;
   readonly cluster: ClusterPort;
   readonly drainer: NodeDrainer;
+  /** Waits for a drained node's VolumeAttachments to go; undefined does not wait (unit tests). */
+  readonly volumes: VolumeDetachmentWait | undefined;
+  /** Events on the Node (through the action) and on the owners of pods that block a drain. */
+  readonly events: EventRecorder;
   readonly deregistrar: LoadBalancerDeregistrar | undefined;
   /** Durable ownership of actions across replicas and restarts; undefined runs without (unit tests). */
   readonly store: ActionStore | undefined;

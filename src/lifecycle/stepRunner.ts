@@ -66,7 +66,7 @@ function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: F
   const policy = step.onFailure;
   ctx.failures.push({ step: step.name, failureClass: failure, cause });
   options.metrics.stepFailures.inc({ step: step.name, class: failure, policy });
-  const consequence = step.name === 'drain' || ctx.result === 'ABANDON' || policy !== 'degrade-and-continue'
+  const consequence = step.name === 'drain' || ctx.isAfterDrain(step.phase) || ctx.result === 'ABANDON' || policy !== 'degrade-and-continue'
     ? POLICY_CONSEQUENCE[policy]
     : `${POLICY_CONSEQUENCE[policy]}; the node is still drained before the instance is released`;
   ctx.publish(NodeEvents.lifecycleStepFailed(step.name, failure, cause, consequence));

@@ -14,6 +14,8 @@ export interface TimeBudgetSettings {
   readonly drainRetries: number;
   readonly drainIntervalSeconds: number;
   readonly maxTerminationGracePeriodSeconds: number;
+  /** 0: the drained node's volumes are not waited for. */
+  readonly volumeDetachTimeoutSeconds: number;
 }
 
 /** Escalation waits this long past the largest grace period it used (upstream's slack). */
@@ -57,6 +59,7 @@ export function budgetTerms(s: TimeBudgetSettings): BudgetTerm[] {
     { what: `${s.nodeJoinTimeoutSeconds}s for a late Node (--node-join-timeout)`, seconds: s.nodeJoinTimeoutSeconds },
     ...(s.deregistrationTimeoutSeconds > 0 ? [{ what: `${s.deregistrationTimeoutSeconds}s load-balancer wait (--deregistration-timeout)`, seconds: s.deregistrationTimeoutSeconds }] : []),
     ...drain,
+    ...(s.volumeDetachTimeoutSeconds > 0 ? [{ what: `${s.volumeDetachTimeoutSeconds}s for volumes to detach (--volume-detach-timeout)`, seconds: s.volumeDetachTimeoutSeconds }] : []),
     { what: `${DELETE_NODE_RESERVE_SECONDS + COMPLETION_RESERVE_SECONDS}s to delete the Node and complete`, seconds: DELETE_NODE_RESERVE_SECONDS + COMPLETION_RESERVE_SECONDS },
   ].filter((t) => t.seconds > 0);
 }

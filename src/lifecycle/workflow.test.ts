@@ -8,7 +8,7 @@ describe('LifecycleWorkflow', () => {
     t.cluster.pods = [pod('a')];
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
-    expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
+    expect(t.cluster.log).toEqual(['cordon n1', 'list pdbs', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
     expect(t.autoScaling.completions).toEqual(['CONTINUE']);
     expect(t.autoScaling.heartbeats).toBeGreaterThanOrEqual(1);
     expect(lease.settled).toEqual(['deleted']);
@@ -65,7 +65,7 @@ describe('LifecycleWorkflow', () => {
       t.deregistrar.error = new AccessDeniedError('elasticloadbalancing:DeregisterTargets', 'AccessDenied: not authorized');
       const [m, lease] = t.message();
       await t.workflow.handleMessage(m, lease);
-      expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
+      expect(t.cluster.log).toEqual(['cordon n1', 'list pdbs', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
       expect(t.autoScaling.completions).toEqual(['CONTINUE']);
       const failed = t.events.find((e) => e.reason === 'LifecycleStepFailed');
       expect(failed?.message).toBe('step deregister failed (forbidden): access denied calling elasticloadbalancing:DeregisterTargets: AccessDenied: not authorized; continuing with the next step; the node is still drained before the instance is released');
@@ -79,7 +79,7 @@ describe('LifecycleWorkflow', () => {
       t.deregistrar.hang = true;
       const [m, lease] = t.message();
       await t.workflow.handleMessage(m, lease);
-      expect(t.cluster.log).toEqual(['cordon n1', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
+      expect(t.cluster.log).toEqual(['cordon n1', 'list pdbs', 'deregister', 'cordon n1', 'evict a', 'delete node n1']);
       expect(t.autoScaling.completions).toEqual(['CONTINUE']);
       expect(t.events.find((e) => e.reason === 'LifecycleStepFailed')?.message).toMatch(/^step deregister failed \(timeout\): load balancer deregistration incomplete: target group tg: still draining/u);
     });
@@ -230,5 +230,52 @@ describe('LifecycleWorkflow', () => {
     await t.workflow.handleMessage({ ...m, sentAtMs: Date.now() - 49 * 3600_000 }, lease);
     expect(lease.settled).toEqual(['deleted']);
     expect(await counter(t.metrics.messages, { outcome: 'deleted', reason: 'expired' })).toBe(1);
+  });
+
+  describe('drain plan, tiers and volumes', () => {
+    it('warns about what will block the drain before the first eviction: one Event on the Node, one per owner, a metric', async () => {
+      const t = setup();
+      const bare = { ...pod('bare'), controller: undefined, ownerKinds: [] };
+      t.cluster.pods = [{ ...pod('web-1'), labels: { app: 'web' } }, { ...pod('web-2'), labels: { app: 'web' } }, bare];
+      t.cluster.budgets = [{ namespace: 'ns', name: 'web', selector: { matchLabels: { app: 'web' }, matchExpressions: [] }, disruptionsAllowed: 0 }];
+      const [m, lease] = t.message();
+      // The budget allows nothing now; it lets go a little later, so the drain itself succeeds.
+      setTimeout(() => { t.cluster.budgets = []; }, 50);
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log.indexOf('list pdbs')).toBeLessThan(t.cluster.log.findIndex((l) => l.startsWith('evict')));
+      const warning = t.events.find((e) => e.reason === 'DrainPlanWarning');
+      expect(warning?.type).toBe('Warning');
+      expect(warning?.message).toBe('drain of node n1 (its instance is terminating): 3 pods to evict (3 non-critical); 3 problems: pod ns/web-1: PodDisruptionBudget ns/web allows 0 disruptions now; pod ns/web-2: PodDisruptionBudget ns/web allows 0 disruptions now; pod ns/bare: no controller owns it: once evicted it is not recreated anywhere');
+      expect(t.events.map((e) => e.reason).indexOf('DrainPlanWarning')).toBeLessThan(t.events.map((e) => e.reason).indexOf('NodeDrainSucceeded'));
+      expect(t.ownerEvents.map((o) => `${o.object.kind}/${o.object.name}: ${o.event.message}`)).toEqual([
+        'ReplicaSet/web-1-rs: node n1 is being drained for an instance termination; pod ns/web-1: PodDisruptionBudget ns/web allows 0 disruptions now',
+        'ReplicaSet/web-2-rs: node n1 is being drained for an instance termination; pod ns/web-2: PodDisruptionBudget ns/web allows 0 disruptions now',
+        'Pod/bare: node n1 is being drained for an instance termination; pod ns/bare: no controller owns it: once evicted it is not recreated anywhere',
+      ]);
+      expect(await counter(t.metrics.drainPlanProblems, { kind: 'pdb-allows-no-disruption' })).toBe(2);
+      expect(await counter(t.metrics.drainPlanProblems, { kind: 'no-controller' })).toBe(1);
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+    });
+
+    it('a plan that cannot be made is reported and the drain runs all the same', async () => {
+      const t = setup();
+      t.cluster.pods = [pod('a')];
+      t.cluster.listDisruptionBudgets = async () => { throw new AccessDeniedError('list poddisruptionbudgets: HTTP 403: forbidden'); };
+      const [m, lease] = t.message();
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log).toContain('evict a');
+      expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+      expect(await counter(t.metrics.stepFailures, { step: 'plan_drain', class: 'forbidden', policy: 'degrade-and-continue' })).toBe(1);
+    });
+
+    it('resumed in phase draining with --deregister-order after-drain, still deregisters (the order of this configuration counts)', async () => {
+      const t = setup({ withStore: true, config: { deregisterOrder: 'after-drain' } });
+      t.cluster.pods = [pod('a')];
+      const [m, lease] = t.message();
+      const action = { autoScalingGroupName: 'g', lifecycleHookName: 'h', instanceId: node.instanceId, lifecycleActionToken: 'tok-1', requestId: 'req-1', messageTime: undefined, format: 'autoscaling' as const };
+      t.store.records.set('g/h/i-0123456789abcdef0', { action, phase: 'draining', receivedAtMs: Date.now(), deadlineMs: Date.now() + 3_600_000, heartbeatTimeoutSeconds: 60, holder: 'dead-replica' });
+      await t.workflow.handleMessage(m, lease);
+      expect(t.cluster.log).toEqual(['cordon n1', 'evict a', 'deregister', 'delete node n1']);
+    });
   });
 });

@@ -5,11 +5,12 @@ import { ActionGoneError, OwnershipLostError } from './errors.js';
 import { keepActionAlive } from './heartbeat.js';
 import { excerpt, parseLifecycleMessage } from './message.js';
 import { keepOwnership } from './ownership.js';
-import type { ActionRecord, EventRecorder, QueueMessage } from './ports.js';
+import type { ActionPhase, ActionRecord, EventRecorder, QueueMessage } from './ports.js';
 import type { Step } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 import { runSteps } from './stepRunner.js';
 import { withTimeout } from './sleep.js';
+import { dryRunSteps } from './dryRunSteps.js';
 import { terminationSteps } from './terminationSteps.js';
 
 export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
@@ -32,9 +33,13 @@ const SETTLE_TIMEOUT_MS = 15_000;
 export class LifecycleWorkflow {
   /** The table the actions run (exported for the failure-matrix test and the docs). */
   readonly steps: readonly Step<ActionContext>[];
+  /** The phases in the order the steps record them: where a resumed action starts. */
+  private readonly phaseOrder: readonly ActionPhase[];
 
   constructor(private readonly deps: WorkflowDeps) {
-    this.steps = terminationSteps({ ...deps, keepAlive: (ctx) => this.keepAlive(ctx) });
+    const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx) };
+    this.steps = deps.config.dryRun ? dryRunSteps(stepDeps) : terminationSteps(stepDeps);
+    this.phaseOrder = this.steps.flatMap((s) => (s.phase ? [s.phase] : []));
   }
 
   readonly handleMessage = async (message: QueueMessage, lease: ActionMessage): Promise<void> => {
@@ -80,7 +85,7 @@ export class LifecycleWorkflow {
     const { metrics, store, config, events, shutdown } = this.deps;
     const { action } = origin;
     const log = this.deps.log.child(action.instanceId, { instanceId: action.instanceId, requestId: action.requestId, asg: action.autoScalingGroupName });
-    const ctx = new ActionContext(origin, log, shutdown, (node, event) => events.publish(node, event));
+    const ctx = new ActionContext(origin, log, shutdown, (node, event) => events.publish(node, event), this.phaseOrder);
     metrics.terminatingInstances.inc();
     try {
       await runSteps(this.steps, ctx, {

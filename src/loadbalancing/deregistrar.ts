@@ -48,11 +48,15 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     const claimed = new Set<string>();
     const work: Array<Promise<Outcome>> = [];
     const problems: DiscoveryProblem[] = [];
+    const wouldLeave: string[] = [];
     const take = (found: Discovered): void => {
       problems.push(...found.problems);
       for (const m of found.memberships) {
         const membership = this.unclaimed(m, claimed);
-        if (membership) work.push(this.handle(membership, request, signal));
+        if (!membership) continue;
+        // --dry-run: found and named, never left.
+        if (request.dryRun) wouldLeave.push(m.kind === 'target-group' ? `target group ${m.name} (${describeTargets(membership as TargetGroupMembership)})` : `classic load balancer ${m.name}`);
+        else work.push(this.handle(membership, request, signal));
       }
     };
     // Entries read before the Node existed cannot have seen its targets.
@@ -90,6 +94,10 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     }
     for (const o of outcomes) if (o.status === 'failed') problems.push({ what: o.what, failureClass: o.failureClass });
     const done = (kind: Membership['kind']): number => outcomes.filter((o) => o.status === 'done' && o.kind === kind).length;
+    if (request.dryRun) {
+      log.info(`dry run: would deregister from ${wouldLeave.length > 0 ? wouldLeave.join(', ') : 'no load balancer'}`);
+      return { targetGroups: 0, classicLoadBalancers: 0, problems, timedOut: signal.aborted, found: wouldLeave.sort() };
+    }
     const report = { targetGroups: done('target-group'), classicLoadBalancers: done('classic-elb'), problems, timedOut: signal.aborted };
     log.info(`deregistered from ${report.targetGroups} target groups and ${report.classicLoadBalancers} classic load balancers${problems.length > 0 ? `; ${problems.length} did not finish` : ''}`);
     return report;

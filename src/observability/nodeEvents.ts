@@ -25,6 +25,27 @@ export const NodeEvents = {
     reason: 'PodEvictionRefused', type: 'Warning',
     message: `eviction of pod ${pod} was refused: ${cause}; it is retried while the other pods keep draining`,
   }),
+  drainPlanWarning: (node: string, plan: string): NodeEvent => ({
+    reason: 'DrainPlanWarning', type: 'Warning',
+    message: `drain of node ${node} (its instance is terminating): ${plan}`,
+  }),
+  /** On a blocking pod's owner (or the pod itself), in its namespace. */
+  drainPlanWarningForOwner: (node: string, problems: string): NodeEvent => ({
+    reason: 'DrainPlanWarning', type: 'Warning',
+    message: `node ${node} is being drained for an instance termination; ${problems}`,
+  }),
+  evictingPodTier: (node: string, tier: string, what: string): NodeEvent => ({
+    reason: 'EvictingPodTier', type: 'Normal',
+    message: `node ${node}, ${tier} tier: ${what}`,
+  }),
+  volumesDetached: (node: string, count: number, seconds: number): NodeEvent => ({
+    reason: 'VolumesDetached', type: 'Normal',
+    message: `the ${count} volumes of the pods drained from node ${node} were detached after ${seconds.toFixed(1)}s`,
+  }),
+  dryRunPlan: (plan: string): NodeEvent => ({
+    reason: 'DryRunPlan', type: 'Normal',
+    message: `dry run, nothing was changed: ${plan}`,
+  }),
   nodeDrainSucceeded: (node: string): NodeEvent => ({
     reason: 'NodeDrainSucceeded', type: 'Normal',
     message: `node ${node} has been drained successfully as a response to a termination event`,

@@ -2,8 +2,9 @@
  * `npm run demo`: the whole flow on one machine, no AWS account. Starts a real kube-apiserver and the AWS
  * emulator, builds a sandbox (an Auto Scaling group of 3 instances with a termination hook to SQS, their Nodes
  * with pods, a Deployment behind a PodDisruptionBudget, an ALB target group and a classic ELB with the instances
- * registered), runs `lifecycle-manager serve` against it, terminates one
- * instance through the Auto Scaling API, streams the service's log and ends with a summary.
+ * registered; on the instance to go: a system-critical DNS pod, a StatefulSet pod with an EBS-style volume and a bare
+ * debug pod), runs `lifecycle-manager serve` against it, terminates one instance through the Auto Scaling API,
+ * streams the service's log and ends with a summary and the Node's Events as a timeline.
  */
 import { testAwsClients } from '../harness/awsClients.js';
 import { adminKubeConfig, eventually, startHarness } from '../harness/infra.js';
@@ -35,6 +36,16 @@ async function main(): Promise<number> {
       await kubelet.createPod(world.namespace, { name: `web-${n}`, nodeName: i.nodeName, labels: { app: 'web' }, ownerKind: 'ReplicaSet', terminationGracePeriodSeconds: 20 });
     }
     await kubelet.createPdb(world.namespace, { name: 'web', matchLabels: { app: 'web' }, maxUnavailable: 1 });
+    const victim = world.instances[0]!;
+    // On the instance to go: DNS (evicted last), a database with its volume (detached before the instance goes) and a
+    // pod someone started by hand (nothing will recreate it: the drain plan says so before evicting anything).
+    await kubelet.createPod(world.namespace, { name: 'coredns-0', nodeName: victim.nodeName, ownerKind: 'ReplicaSet', priorityClassName: 'system-cluster-critical' });
+    await kubelet.volumes.createVolume(world.namespace, 'data-db-0');
+    kubelet.volumes.detachDelayMs = 4_000; // an EBS detach takes seconds
+    await kubelet.createPod(world.namespace, { name: 'db-0', nodeName: victim.nodeName, ownerKind: 'StatefulSet', claims: ['data-db-0'], terminationGracePeriodSeconds: 20 });
+    await kubelet.createPod(world.namespace, { name: 'debug-shell', nodeName: victim.nodeName });
+    await eventually('the database volume to be attached', async () => (await kubelet.volumes.attachmentsOn(victim.nodeName)).length === 1, 20_000, 100);
+    const timeline = await recordNodeEvents(adminKubeConfig(harness.info), victim.nodeName);
     // Load balancers registered by hand (as the AWS Load Balancer Controller would), with a short draining delay.
     const lbs = loadBalancerFixtures(aws);
     const targetGroupArn = await lbs.targetGroup(`demo-${world.id}`, { port: 80, deregistrationDelaySeconds: 3 });
@@ -44,6 +55,7 @@ async function main(): Promise<number> {
     await lbs.registerClassic(classicName, world.instances.map((i) => i.instanceId));
     say(`▶ sandbox: Auto Scaling group ${world.autoScalingGroupName} (3 instances, hook "${world.lifecycleHookName}" → SQS ${world.queueName}), namespace ${world.namespace}, Deployment web behind PDB maxUnavailable=1`);
     say(`    target group demo-${world.id} (port 80, deregistration delay 3s) and classic ELB ${classicName}, all 3 instances registered`);
+    say(`    on ${victim.instanceId}: system-critical coredns-0, StatefulSet pod db-0 with volume data-db-0, bare pod debug-shell`);
     for (const i of world.instances) say(`    ${i.instanceId}  node ${i.nodeName}`);
 
     say('▶ starting lifecycle-manager serve (log below, prefixed │)');
@@ -57,7 +69,6 @@ async function main(): Promise<number> {
       for (; shown < lines.length; shown++) say(`│ ${lines[shown]}`);
     }, 100);
 
-    const victim = world.instances[0]!;
     const podsBefore = (await world.podsOn(victim.nodeName)).map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`);
     say(`▶ terminating ${victim.instanceId} through the Auto Scaling API (TerminateInstanceInAutoScalingGroup)`);
     const terminatedAt = Date.now();
@@ -78,6 +89,7 @@ async function main(): Promise<number> {
     const nodeGone = !(await world.nodeExists(victim.nodeName));
     const stillInTargetGroup = (await lbs.health(targetGroupArn)).some((t) => t.id === victim.instanceId);
     const stillInClassic = (await lbs.classicInstances(classicName)).some((i) => i.instanceId === victim.instanceId && i.state === 'InService');
+    const volumesLeft = (await kubelet.volumes.attachmentsOn(victim.nodeName)).length;
     const othersServing = (await lbs.health(targetGroupArn)).filter((t) => t.id !== victim.instanceId).length;
     say('');
     say('══ summary ══');
@@ -86,18 +98,32 @@ async function main(): Promise<number> {
     say(`  node                ${victim.nodeName} ${nodeGone ? 'deleted' : 'STILL PRESENT'}`);
     say(`  load balancers      ${stillInTargetGroup ? 'STILL in' : 'deregistered from'} target group demo-${world.id} (after draining), ${stillInClassic ? 'STILL in' : 'deregistered from'} classic ELB ${classicName}; ${othersServing} other instances still registered`);
     say(`  phases              find node ${phase('await_node')}, deregister ${phase('deregister')}, drain ${phase('drain')}, delete node ${phase('delete_node')}, complete ${phase('complete')}`);
+    say(`  drain tiers         non-critical ${phase('drain_tier_non_critical')}, then system-critical ${phase('drain_tier_critical')}; volumes detached in ${phase('await_volumes')}`);
     say(`  whole demo          ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    if (record.result !== 'CONTINUE' || !nodeGone || stillInTargetGroup || stillInClassic) {
+    say('');
+    say(`══ Events on node ${victim.nodeName}, as they arrived (seconds after the termination) ══`);
+    for (const e of timeline.events) say(`  +${((e.atMs - terminatedAt) / 1000).toFixed(1).padStart(5)}s  ${e.type.padEnd(7)} ${e.reason.padEnd(26)} ${e.message}`);
+    timeline.stop();
+    if (record.result !== 'CONTINUE' || !nodeGone || stillInTargetGroup || stillInClassic || volumesLeft > 0) {
       say('✗ the termination did not complete gracefully');
       return 1;
     }
-    say('✓ graceful termination: load balancers drained, pods evicted, node deleted, lifecycle action completed with CONTINUE');
+    say('✓ graceful termination: load balancers drained, pods evicted (system-critical last), volumes detached, node deleted, lifecycle action completed with CONTINUE');
     return 0;
   } finally {
     await service?.stop();
     kubelet.stop();
     await harness.stop();
   }
+}
+
+/** The Node's Events in the order the apiserver sent them (Events list by name, not by time). */
+async function recordNodeEvents(kc: k8s.KubeConfig, nodeName: string): Promise<{ events: Array<{ atMs: number; type: string; reason: string; message: string }>; stop: () => void }> {
+  const events: Array<{ atMs: number; type: string; reason: string; message: string }> = [];
+  const controller = await new k8s.Watch(kc).watch('/api/v1/namespaces/default/events', { fieldSelector: `involvedObject.name=${nodeName}` }, (type, e: k8s.CoreV1Event) => {
+    if (type === 'ADDED') events.push({ atMs: Date.now(), type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' });
+  }, () => undefined);
+  return { events, stop: () => controller.abort() };
 }
 
 main().then((code) => process.exit(code), (e: unknown) => {

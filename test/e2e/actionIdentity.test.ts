@@ -90,7 +90,7 @@ describe('identity and deadlines survive hand-over', () => {
     await heldPod(world, 'stuck');
     // The shortest --max-time-to-process the startup check accepts: 3s join + 1×15s drain + 45s to delete and complete.
     // The drain may therefore run until 18s after the first receipt; a fresh 15s attempt after a restart would not fit.
-    const flags = [...FAST, '--max-time-to-process', '63', '--node-join-timeout', '3', '--drain-timeout', '15', '--drain-retries', '1', '--max-termination-grace-period', '0'];
+    const flags = [...FAST, '--max-time-to-process', '63', '--node-join-timeout', '3', '--drain-timeout', '15', '--drain-retries', '1', '--max-termination-grace-period', '0', '--volume-detach-timeout', '0'];
     const env = { POD_NAME: 'replica-0' };
     const first = await f.serve(world, flags, { env });
     await world.terminate(instance!.instanceId);

@@ -28,9 +28,11 @@ const AWS_CALLS_PER_EVENT = 8;
 /** The S4 budget: the same, on EKS (target groups bound to the cluster, every node in them). */
 const AWS_CALLS_PER_EVENT_BOUND = 5;
 /**
- * Kubernetes calls per event. Measured 19: the action's Lease (get, create, one renewal, delete), two cordon PATCHes
- * (at receipt and in the drain attempt), four per-node pod LISTs, one eviction per pod, six Node Events, one Node
- * delete. The budget leaves room for a slow machine's extra drain polls, not for a call per pod or node of the cluster.
+ * Kubernetes calls per event. Measured 24-25: the action's Lease (get, create, renewals, delete), two cordon PATCHes
+ * (at receipt and in the drain attempt), the drain plan's PDB LIST, four or five per-node pod LISTs (pod IPs, the
+ * plan, the drain's polls; none for volumes on a node without VolumeAttachments), one eviction per pod, six Node
+ * Events, one Node delete. The budget leaves room for a slow machine's extra drain poll, not for a call per pod or
+ * node of the cluster.
  */
 const KUBE_CALLS_PER_EVENT = 25;
 

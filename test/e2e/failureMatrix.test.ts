@@ -27,7 +27,7 @@ const TABLE = stepRows('before-drain');
 
 const flags = (maxTerminationGracePeriodSeconds = 2): string[] => ['--polling-interval', '1', '--drain-interval', '1', '--drain-timeout', '8',
   '--drain-retries', '1', '--max-termination-grace-period', String(maxTerminationGracePeriodSeconds), '--node-join-timeout', '2',
-  '--deregistration-timeout', '6', '--api-timeout', '2', '--lease-duration', '5', '--visibility-timeout', '10'];
+  '--deregistration-timeout', '20', '--api-timeout', '2', '--lease-duration', '5', '--visibility-timeout', '10'];
 
 /** How a failure class is injected: transient and timeout a few times (then the request goes through), the others for good. */
 const AWS_FAULT: Record<FailureClass, Pick<FaultRule, 'fault' | 'times' | 'message'>> = {
@@ -61,6 +61,7 @@ const RECIPES: Record<StepName, Recipe> = {
     kube: () => ({ method: 'GET', path: /^\/api\/v1\/nodes\?/u, watch: false }),
   },
   cordon: { kube: (c) => ({ method: 'PATCH', path: new RegExp(`^/api/v1/nodes/${c.victim.nodeName}$`, 'u'), bodyIncludes: '"unschedulable":true' }) },
+  plan_drain: { kube: () => ({ method: 'GET', path: /^\/apis\/policy\/v1\/poddisruptionbudgets/u }) },
   deregister: {
     setup: async (c) => {
       c.targetGroupArn = await lb.targetGroup(`mx-${c.world.id}`, { deregistrationDelaySeconds: 1 });
@@ -69,6 +70,15 @@ const RECIPES: Record<StepName, Recipe> = {
     aws: (c) => ({ service: 'elasticloadbalancing', operation: 'DeregisterTargets', bodyIncludes: c.targetGroupArn! }),
   },
   drain: { kube: (c) => ({ method: 'POST', path: new RegExp(`/pods/${c.victim.instanceId}-pod-0/eviction$`, 'u') }) },
+  await_volumes: {
+    // A DaemonSet pod with a volume stays on the node: the wait reads its claim to leave that attachment out.
+    setup: async (c) => {
+      await f.kubelet.volumes.createVolume(c.world.namespace, 'node-cache');
+      await f.kubelet.createPod(c.world.namespace, { name: 'node-agent', nodeName: c.victim.nodeName, ownerKind: 'DaemonSet', claims: ['node-cache'] });
+      await eventually('the node-agent volume to be attached', async () => (await f.kubelet.volumes.attachmentsOn(c.victim.nodeName)).length === 1, 20_000, 100);
+    },
+    kube: (c) => ({ method: 'GET', path: new RegExp(`^/api/v1/namespaces/${c.world.namespace}/persistentvolumeclaims/node-cache$`, 'u') }),
+  },
   delete_node: { kube: (c) => ({ method: 'DELETE', path: new RegExp(`^/api/v1/nodes/${c.victim.nodeName}$`, 'u') }) },
   complete: { aws: (c) => ({ service: 'autoscaling', operation: 'CompleteLifecycleAction', bodyIncludes: c.victim.instanceId }) },
   settle: { aws: () => ({ service: 'sqs', operation: 'DeleteMessage' }) },

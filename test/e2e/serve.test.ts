@@ -80,7 +80,7 @@ describe('serve', () => {
     const [victim] = world.instances;
     await f.kubelet.createPod(world.namespace, { name: 'db-0', nodeName: victim!.nodeName, labels: { app: 'db' }, ownerKind: 'StatefulSet', terminationGracePeriodSeconds: 600 });
     await f.kubelet.createPdb(world.namespace, { name: 'db', matchLabels: { app: 'db' }, minAvailable: 1 });
-    const lm = await f.serve(world, [...FAST, '--drain-timeout', '2', '--drain-retries', '2', '--max-termination-grace-period', '5', '--max-time-to-process', '120', '--node-join-timeout', '5']);
+    const lm = await f.serve(world, [...FAST, '--drain-timeout', '2', '--drain-retries', '2', '--max-termination-grace-period', '5', '--max-time-to-process', '120', '--node-join-timeout', '5', '--volume-detach-timeout', '0']);
 
     await world.terminate(victim!.instanceId);
 

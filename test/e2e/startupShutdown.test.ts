@@ -77,10 +77,12 @@ describe('shutdown hands messages back', () => {
     lm.process.child.kill('SIGTERM');
     // The termination's message arrives while that poll is still open.
     await world.terminate(victim!.instanceId);
-    await lm.waitForLog(/shutting down: returned 1 message\(s\) the last poll received to the queue/u, 30_000);
+    // The poll may also hold the hook's test notification, which AWS posts when the hook is created.
+    const line = await lm.waitForLog(/shutting down: returned [1-9]\d* message\(s\) the last poll received to the queue/u, 30_000);
+    const returned = Number(/returned (\d+) message/u.exec(line)![1]);
     expect(await lm.stop()).toBe(0);
     const visible = await f.aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: world.queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-    expect(Number(visible.Attributes?.['ApproximateNumberOfMessages'])).toBe(1);
+    expect(Number(visible.Attributes?.['ApproximateNumberOfMessages'])).toBe(returned);
     // The next replica takes it at once.
     await f.serve(world, ['--polling-interval', '1', '--with-deregister=false']);
     const action = await eventually('the action to be completed', async () => (await f.actions(victim!.instanceId)).find((a) => a.result !== null), 60_000, 300);

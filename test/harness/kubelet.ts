@@ -1,4 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
+import { FakeAttachDetachController } from './attachDetach.js';
 
 /**
  * A minimal kubelet for tests (KWOK-style) plus the bit of kube-controller-manager the drain depends on:
@@ -7,11 +8,14 @@ import * as k8s from '@kubernetes/client-node';
  * - deletes pods that carry a deletionTimestamp once their grace period (scaled by `graceScale`) has passed —
  *   unless the node's Ready is Unknown (its kubelet is "unreachable") or the test holds the pod;
  * - plays the disruption controller: recomputes PodDisruptionBudget status from the pods (so a budget unblocks
- *   when a replacement pod becomes Ready), because without it every budget answers "still being processed".
+ *   when a replacement pod becomes Ready), because without it every budget answers "still being processed";
+ * - plays the attach/detach controller (`volumes`): VolumeAttachments for its pods' claims, detached after a delay.
  */
 export class FakeKubelet {
   readonly core: k8s.CoreV1Api;
   readonly policy: k8s.PolicyV1Api;
+  /** The attach/detach controller of this kubelet's nodes. */
+  readonly volumes: FakeAttachDetachController;
   private readonly nodes = new Map<string, { ready: string; podCidrIndex: number }>();
   private readonly held = new Set<string>();
   private readonly pdbNamespaces = new Set<string>();
@@ -28,6 +32,7 @@ export class FakeKubelet {
   constructor(private readonly kc: k8s.KubeConfig, private readonly options: { graceScale: number; podCidrBase?: number } = { graceScale: 0.02 }) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.policy = kc.makeApiClient(k8s.PolicyV1Api);
+    this.volumes = new FakeAttachDetachController(kc, (name) => this.nodes.has(name));
   }
 
   async start(): Promise<void> {
@@ -42,6 +47,7 @@ export class FakeKubelet {
   stop(): void {
     this.stopped = true;
     this.watchAbort?.abort();
+    this.volumes.stop();
     for (const t of this.reconcileTimers.values()) clearTimeout(t);
   }
 
@@ -82,6 +88,9 @@ export class FakeKubelet {
   async createPod(namespace: string, spec: {
     name: string; nodeName: string; labels?: Record<string, string>; ownerKind?: string;
     terminationGracePeriodSeconds?: number; emptyDir?: boolean; mirror?: boolean;
+    /** PersistentVolumeClaims it mounts (see volumes.createVolume). */
+    claims?: readonly string[];
+    priorityClassName?: string;
   }): Promise<k8s.V1Pod> {
     const pod = await this.core.createNamespacedPod({ namespace, body: {
       metadata: {
@@ -93,7 +102,11 @@ export class FakeKubelet {
         nodeName: spec.nodeName,
         terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds ?? 30,
         containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }],
-        ...(spec.emptyDir ? { volumes: [{ name: 'scratch', emptyDir: {} }] } : {}),
+        ...(spec.priorityClassName ? { priorityClassName: spec.priorityClassName } : {}),
+        volumes: [
+          ...(spec.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : []),
+          ...(spec.claims ?? []).map((claimName, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName } })),
+        ],
       },
     } });
     // 10.<n>.0.x for the first 255 nodes; past that the third octet takes the overflow, so IPs stay valid.
@@ -131,6 +144,7 @@ export class FakeKubelet {
   }
 
   private onPod(type: string, pod: k8s.V1Pod): void {
+    void this.volumes.onPod(type, pod).catch(() => undefined);
     const ns = pod.metadata?.namespace ?? '';
     if (this.pdbNamespaces.has(ns)) this.scheduleReconcile(ns);
     if (type === 'DELETED' || !pod.metadata?.deletionTimestamp) return;

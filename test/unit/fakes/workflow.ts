@@ -7,7 +7,7 @@ import { Metrics } from '../../../src/observability/metrics.js';
 import { type AutoScalingInstance, type LifecycleAction, type LifecycleActionResult, type LifecycleHook, actionKey } from '../../../src/lifecycle/action.js';
 import { ActionRegistry } from '../../../src/lifecycle/actionRegistry.js';
 import type {
-  ActionPhase, ActionRecord, ActionStore, AutoScalingPort, ClaimResult, ClusterPort, DeregistrationReport, EvictionResult,
+  ActionPhase, ActionRecord, ActionStore, ObjectRef, AutoScalingPort, BudgetInfo, ClaimResult, ClusterPort, DeregistrationReport, EvictionResult,
   LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, PodInfo, QueueMessage, RecordState,
 } from '../../../src/lifecycle/ports.js';
 import { InstanceWork } from '../../../src/lifecycle/instanceWork.js';
@@ -50,6 +50,9 @@ export class FakeCluster implements ClusterPort {
   refuseEvictions = false;
   async getNode() { return node; }
   async cordon(name: string) { this.log.push(`cordon ${name}`); return 'cordoned' as const; }
+  taints = new Map<string, string>();
+  async taint(name: string, t: { key: string; effect: string }) { this.log.push(`taint ${name} ${t.key}:${t.effect}`); this.taints.set(t.key, t.effect); return 'tainted' as const; }
+  async untaint(name: string, key: string) { this.log.push(`untaint ${name} ${key}`); return this.taints.delete(key) ? 'removed' as const : 'absent' as const; }
   async listPodsOnNode() { return this.pods; }
   async evictPod(p: PodInfo): Promise<EvictionResult> {
     this.log.push(`evict ${p.name}`);
@@ -58,6 +61,11 @@ export class FakeCluster implements ClusterPort {
     return { outcome: 'evicted' };
   }
   async deletePod(p: PodInfo) { this.log.push(`delete pod ${p.name}`); this.pods = this.pods.filter((x) => x.uid !== p.uid); return 'deleted' as const; }
+  budgets: BudgetInfo[] = [];
+  async listDisruptionBudgets() { this.log.push('list pdbs'); return this.budgets; }
+  /** `namespace/claim` → the PersistentVolume it is bound to. */
+  claims = new Map<string, string>();
+  async claimVolumeName(namespace: string, claim: string) { return this.claims.get(`${namespace}/${claim}`); }
   async deleteNode(name: string) {
     if (this.failDeleteNode) throw this.failDeleteNode;
     this.log.push(`delete node ${name}`);
@@ -66,7 +74,10 @@ export class FakeCluster implements ClusterPort {
 }
 
 export function pod(name: string): PodInfo {
-  return { namespace: 'ns', name, uid: `uid-${name}`, phase: 'Running', ownerKinds: ['ReplicaSet'], isMirror: false, deletionTimestamp: undefined, terminationGracePeriodSeconds: 30, podIps: [] };
+  return {
+    namespace: 'ns', name, uid: `uid-${name}`, phase: 'Running', ownerKinds: ['ReplicaSet'], isMirror: false, deletionTimestamp: undefined, terminationGracePeriodSeconds: 30, podIps: [],
+    controller: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-rs`, uid: `rs-${name}`, namespace: 'ns' },
+  };
 }
 
 /** A deregistrar scripted by the test: answers with `report`, fails with `error`, or waits until its signal aborts. */
@@ -140,6 +151,8 @@ export interface Setup {
   readonly deregistrar: FakeDeregistrar;
   readonly store: FakeStore;
   readonly events: NodeEvent[];
+  /** Events published on other objects than the Node (the owners of pods that block a drain). */
+  readonly ownerEvents: Array<{ object: ObjectRef; event: NodeEvent }>;
   readonly metrics: Metrics;
   readonly shutdown: AbortController;
   message(id?: string, body?: string): [QueueMessage, FakeMessage];
@@ -156,13 +169,14 @@ export function setup(options: {
   const deregistrar = new FakeDeregistrar(cluster);
   const store = new FakeStore();
   const events: NodeEvent[] = [];
+  const ownerEvents: Array<{ object: ObjectRef; event: NodeEvent }> = [];
   const shutdown = new AbortController();
   const metrics = new Metrics({ defaultMetrics: false });
   const nodes: NodeDirectory = { findByInstanceId: () => node, waitForInstance: async () => node, readFresh: async () => node, ...options.nodes };
   const config: StepConfig = {
     verifyLifecycleState: true, maxTimeToProcessSeconds: 3600, deregisterOrder: 'before-drain', withDeregister: true,
-    nodeJoinTimeoutSeconds: 0.05, nodeLabels: {}, retryLaterSeconds: 30,
-    budget: { nodeJoinTimeoutSeconds: 0.05, deregistrationTimeoutSeconds: 600, drainTimeoutSeconds: 1, drainRetries: 1, drainIntervalSeconds: 0, maxTerminationGracePeriodSeconds: 0 },
+    nodeJoinTimeoutSeconds: 0.05, nodeLabels: {}, retryLaterSeconds: 30, cordonOnly: false, taint: undefined, dryRun: false,
+    budget: { nodeJoinTimeoutSeconds: 0.05, deregistrationTimeoutSeconds: 600, drainTimeoutSeconds: 1, drainRetries: 1, drainIntervalSeconds: 0, maxTerminationGracePeriodSeconds: 0, volumeDetachTimeoutSeconds: 0 },
     ...options.config,
   };
   const workflow = new LifecycleWorkflow({
@@ -170,14 +184,14 @@ export function setup(options: {
     scope: { clusterName: undefined, scopeOf: async () => ({ ours: true, clusters: [] }) },
     autoScaling, instances: undefined, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: config.budget.drainTimeoutSeconds, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: config.budget.drainRetries, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
-    deregistrar, events: { publish: (_n, e) => events.push(e) }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
+    deregistrar, volumes: undefined, events: { publish: (_n, e) => events.push(e), publishOn: (o, e) => ownerEvents.push({ object: o, event: e }) }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
     registry: new ActionRegistry(), shutdown: shutdown.signal,
     sharedQueue: new SharedQueueWatch({ queueName: 'q', clusterName: undefined, maxReceiveCount: undefined, log: silentLogger }),
     ...options.deps,
   });
   const message = (id = 'm1', text = messageBody()): [QueueMessage, FakeMessage] => [
     { messageId: id, body: text, receiptHandle: `rh-${id}`, receiveCount: 1, sentAtMs: Date.now(), firstReceivedAtMs: Date.now() }, new FakeMessage(id)];
-  return { workflow, autoScaling, cluster, deregistrar, store, events, metrics, shutdown, message };
+  return { workflow, autoScaling, cluster, deregistrar, store, events, ownerEvents, metrics, shutdown, message };
 }
 
 /** The sum of a counter's samples matching `labels`. */

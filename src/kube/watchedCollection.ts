@@ -1,0 +1,288 @@
+import * as k8s from '@kubernetes/client-node';
+import { sleep } from '../lifecycle/sleep.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { KubeClients } from './apiClients.js';
+
+export interface WatchTimings {
+  /** Server-side timeout of each watch request (the apiserver ends it then, and it is started again). */
+  readonly watchTimeoutSeconds: number;
+  /** How often the watch is checked for a stall. */
+  readonly stallCheckIntervalMs?: number;
+}
+
+/** What /healthz and /readyz say about a watch. */
+export interface WatchHealth {
+  /** The watch loop is running (it restarts itself after errors; it only ends at stop()). */
+  readonly live: boolean;
+  /** Synced, not stalled, and the last relist (if one was needed) succeeded. */
+  readonly ready: boolean;
+  readonly problem: string | undefined;
+}
+
+interface KubeObject {
+  metadata?: k8s.V1ObjectMeta;
+}
+
+interface KubeList<T> {
+  items: T[];
+  metadata?: k8s.V1ListMeta;
+}
+
+/** One resource kind to keep an index of: how to list it, where to watch it, what to keep of each object. */
+export interface WatchedResource<T extends KubeObject, Info> {
+  /** `node`, `volume attachment`: in logs and health problems. */
+  readonly noun: string;
+  /** `nodes`, `volumeattachments`: the kube_api_calls metric's resource. */
+  readonly resource: string;
+  /** `/api/v1/nodes` */
+  readonly watchPath: string;
+  list(page: { limit: number; _continue?: string }, options: k8s.ConfigurationOptions): Promise<KubeList<T>>;
+  /** What is kept of an object; undefined leaves it out of the index (a Node without an EC2 provider id). */
+  toInfo(object: T): Info | undefined;
+}
+
+/** Told of every change to the index (by object name), in order. */
+export interface CollectionListener<Info> {
+  /** `previous`: what the index held for that name before. */
+  upsert(name: string, info: Info, previous: Info | undefined): void;
+  remove(name: string, info: Info): void;
+}
+
+/**
+ * A watch-backed index of one kind of cluster-scoped object, by name. One paginated LIST at start (and after the
+ * watch's resourceVersion expires), then a watch from that resourceVersion: reading the index costs no API call.
+ * Only what `toInfo` keeps is held per object. The watch reconnects with a capped backoff after errors, relists
+ * after three failures in a row, and is restarted when it shows no sign of life for 1.5 × its server-side timeout
+ * (the apiserver would have ended it by then).
+ */
+export class WatchedCollection<T extends KubeObject, Info> {
+  private readonly items = new Map<string, Info>();
+  private readonly stopping = new AbortController();
+  private resourceVersion = '';
+  private synced = false;
+  private watching: Promise<void> | undefined;
+  private watchLoopEnded = false;
+  private currentWatch: AbortController | undefined;
+  private watchGeneration = 0;
+  private abandonWatch: (() => void) | undefined;
+  /** Last time the watch showed it is alive: connected, an event, a bookmark, a relist. */
+  private lastProgressAtMs = Date.now();
+  private stalledSinceMs: number | undefined;
+  private relistFailure: string | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly clients: KubeClients,
+    private readonly resource: WatchedResource<T, Info>,
+    private readonly listener: CollectionListener<Info>,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly timings: WatchTimings,
+  ) {}
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  get(name: string): Info | undefined {
+    return this.items.get(name);
+  }
+
+  values(): IterableIterator<Info> {
+    return this.items.values();
+  }
+
+  health(nowMs = Date.now()): WatchHealth {
+    const { noun } = this.resource;
+    const stalled = this.stalledSinceMs !== undefined;
+    const problem = !this.synced ? `${noun} cache not synced`
+      : this.watchLoopEnded ? `${noun} watch loop ended`
+      : stalled ? `${noun} watch stalled for ${Math.round((nowMs - this.lastProgressAtMs) / 1000)}s`
+      : this.relistFailure ? `${noun} list failing: ${this.relistFailure}` : undefined;
+    return { live: !this.watchLoopEnded, ready: problem === undefined, problem };
+  }
+
+  /** Resolves once the initial list has filled the index; the watch then runs until stop(). */
+  async start(): Promise<void> {
+    await this.relist();
+    this.synced = true;
+    this.lastProgressAtMs = Date.now();
+    this.watching = this.watchUntilStopped().finally(() => { this.watchLoopEnded = !this.stopping.signal.aborted; });
+    const everyMs = this.timings.stallCheckIntervalMs ?? Math.min(30_000, (this.timings.watchTimeoutSeconds * 1000) / 4);
+    this.stallTimer = setInterval(() => this.checkStall(), everyMs);
+    this.stallTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    clearInterval(this.stallTimer);
+    this.abandonWatch?.();
+    await this.watching;
+  }
+
+  /**
+   * A consistent read (no resourceVersion: the apiserver answers from etcd, not its watch cache), page by page until
+   * `wanted` matches; what it finds goes into the index too. Errors are thrown as the client raised them.
+   */
+  async findFresh(operation: string, wanted: (info: Info) => boolean, signal: AbortSignal): Promise<Info | undefined> {
+    let next: string | undefined;
+    do {
+      const page = await this.clients.call(signal, operation, (o) => this.resource.list({ limit: 500, ...(next ? { _continue: next } : {}) }, o));
+      for (const object of page.items) {
+        const info = this.resource.toInfo(object);
+        if (info && wanted(info)) return this.upsert(object);
+      }
+      next = page.metadata?._continue || undefined;
+    } while (next);
+    return undefined;
+  }
+
+  private progressed(): void {
+    this.lastProgressAtMs = Date.now();
+    if (this.stalledSinceMs !== undefined) {
+      this.log.info(`${this.resource.noun} watch is receiving again`);
+      this.stalledSinceMs = undefined;
+    }
+  }
+
+  private checkStall(): void {
+    if (!this.synced || this.stopping.signal.aborted) return;
+    const silentMs = Date.now() - this.lastProgressAtMs;
+    if (silentMs < this.timings.watchTimeoutSeconds * 1500) return;
+    const line = `${this.resource.noun} watch stalled: no event, bookmark or reconnect for ${Math.round(silentMs / 1000)}s (the apiserver ends a watch after ${this.timings.watchTimeoutSeconds}s); restarting it`;
+    if (this.stalledSinceMs === undefined) {
+      this.stalledSinceMs = Date.now();
+      this.log.warn(line);
+    } else {
+      this.log.debug(line);
+    }
+    this.abandonWatch?.();
+  }
+
+  private async relist(): Promise<void> {
+    try {
+      await this.listAll();
+      this.relistFailure = undefined;
+    } catch (e) {
+      this.relistFailure = firstLine(e);
+      throw e;
+    }
+  }
+
+  private async listAll(): Promise<void> {
+    const seen = new Set<string>();
+    let next: string | undefined;
+    do {
+      const page = await this.clients.call(this.stopping.signal, `list ${this.resource.resource}`, (o) => this.resource.list({ limit: 500, ...(next ? { _continue: next } : {}) }, o));
+      for (const object of page.items) {
+        const name = object.metadata?.name;
+        if (name && this.upsert(object)) seen.add(name);
+      }
+      next = page.metadata?._continue || undefined;
+      this.resourceVersion = page.metadata?.resourceVersion ?? this.resourceVersion;
+    } while (next);
+    for (const name of [...this.items.keys()]) {
+      if (!seen.has(name)) this.remove(name);
+    }
+  }
+
+  private async watchUntilStopped(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const outcome = await this.watchOnce();
+        failures = 0;
+        if (outcome === 'expired') {
+          await this.relist();
+          this.progressed();
+        }
+      } catch (e) {
+        if (this.stopping.signal.aborted) return;
+        failures++;
+        const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
+        this.log.warn(`${this.resource.noun} watch failed (${firstLine(e)}); restarting in ${delayMs / 1000}s`);
+        await sleep(delayMs, this.stopping.signal).catch(() => undefined);
+        if (failures >= 3) {
+          await this.relist().then(() => this.progressed(), (err: unknown) => {
+            this.log.warn(`could not list the ${this.resource.resource} again (${firstLine(err)}); the ${this.resource.noun} index may be stale until it can`);
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * One watch connection from the last resourceVersion; 'expired' when the apiserver answers 410 Gone. The client
+   * library's watch takes no signal until the apiserver has answered, so a request that never gets an answer is
+   * abandoned instead (`abandonWatch`): its late events, if any ever come, are ignored and it is closed.
+   */
+  private watchOnce(): Promise<'ended' | 'expired'> {
+    const generation = ++this.watchGeneration;
+    const current = (): boolean => generation === this.watchGeneration;
+    return new Promise((resolve, reject) => {
+      let expired = false;
+      this.abandonWatch = () => {
+        this.watchGeneration++;
+        this.currentWatch?.abort();
+        resolve('ended');
+      };
+      const onEvent = (type: string, object: T | k8s.V1Status): void => {
+        if (!current()) return;
+        if (type === 'ERROR') {
+          if ((object as k8s.V1Status).code === 410) expired = true;
+          return;
+        }
+        const rv = object.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        this.progressed();
+        const name = (object as T).metadata?.name;
+        if (type === 'ADDED' || type === 'MODIFIED') {
+          if (!this.upsert(object as T) && name) this.remove(name);
+        } else if (type === 'DELETED' && name) {
+          this.remove(name);
+        }
+      };
+      const onDone = (err: unknown): void => {
+        if (!current()) return;
+        if (expired) resolve('expired');
+        else if (err && !this.stopping.signal.aborted && !(err instanceof Error && err.name === 'AbortError')) reject(err);
+        else resolve('ended');
+      };
+      new k8s.Watch(this.clients.kubeConfig)
+        .watch(this.resource.watchPath, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.timings.watchTimeoutSeconds }, onEvent, onDone)
+        .then((controller) => {
+          if (!current()) {
+            controller.abort();
+            return;
+          }
+          this.metrics.kubeCalls.inc({ verb: 'watch', resource: this.resource.resource });
+          this.currentWatch = controller;
+          // The apiserver answered: the watch is alive.
+          this.progressed();
+          if (this.stopping.signal.aborted) controller.abort();
+        }, (e: unknown) => { if (current()) reject(e); });
+    });
+  }
+
+  private upsert(object: T): Info | undefined {
+    const name = object.metadata?.name;
+    const info = this.resource.toInfo(object);
+    if (!name || !info) return undefined;
+    const previous = this.items.get(name);
+    this.items.set(name, info);
+    this.listener.upsert(name, info, previous);
+    return info;
+  }
+
+  private remove(name: string): void {
+    const info = this.items.get(name);
+    if (info === undefined) return;
+    this.items.delete(name);
+    this.listener.remove(name, info);
+  }
+}
+
+function firstLine(e: unknown): string {
+  return e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e);
+}
