@@ -16,8 +16,9 @@ import { buildWorld } from '../harness/world.js';
 /**
  * The deterministic part of the benchmark (bench/README.md, scenarios S1 and S4) as an ordinary test: scaled-down
  * bursts must stay within fixed per-event budgets of AWS and Kubernetes calls, and never LIST every node or every pod
- * for an event. As in the bench, the window opens once the service's region index is built (a running service). It runs on its own moto, so the region it scans holds exactly its own target groups whatever other test
- * files do meanwhile; the apiserver is the shared one, seen through a recording proxy (test/harness/kubeRequestLog.ts)
+ * for an event. As in the bench, the window opens once the service's region index is built (a running service). It
+ * runs on its own moto, so the region it indexes holds exactly its own target groups whatever other test files do
+ * meanwhile; the apiserver is the shared one, seen through a recording proxy (test/harness/kubeRequestLog.ts)
  * that tells a per-node pod LIST from one of the whole cluster. Only counts are asserted, never times.
  */
 const EVENTS = 20;
