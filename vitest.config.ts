@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** Node 20 is supported here; the AWS SDK's notice about its future Node 22 requirement is noise in test output. */
+/** On Node 20 (still working, 22 is the supported line) the AWS SDK's notice about its future Node 22 requirement is noise in test output. */
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 export default defineConfig({

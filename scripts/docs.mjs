@@ -3,8 +3,9 @@
 //   - README.md, between `<!-- BEGIN GENERATED x -->` and `<!-- END GENERATED x -->`: the termination steps
 //     (src/lifecycle/terminationSteps.ts), the serve flags
 //     (src/cli/serveFlags.ts), the metrics (src/observability/metrics.ts), the Events (src/observability/nodeEvents.ts),
-//     the chart's alerts (files/prometheus-rules.yaml) and RBAC rules (files/*role-rules.yaml);
-//   - docs/cli.md: every command's `--help`, from the built CLI.
+//     the chart's alerts (files/alerts.yaml, with values.yaml's defaults) and RBAC rules (files/*role-rules.yaml);
+//   - docs/cli.md: every command's `--help`, from the built CLI;
+//   - the chart's values.schema.json and README.md (scripts/chart-docs.mjs).
 // Unit tests render the README sections from the TypeScript sources with the same functions and compare, and an
 // e2e test compares docs/cli.md and the flags table with the built CLI, so stale docs fail CI.
 import { execFileSync } from 'node:child_process';
@@ -94,11 +95,18 @@ export function rbacTable(clusterRulesText, roleRulesText) {
     [...rows('cluster', clusterRulesText), ...(roleRulesText ? rows('release namespace', roleRulesText) : [])]);
 }
 
-/** `alerts`: the chart's PrometheusRule alerts (files/prometheus-rules.yaml). */
-export function alertsTable(rulesText) {
-  const rows = k8s.loadYaml(rulesText).flatMap((g) => g.rules ?? []).filter((r) => r.alert)
-    .map((r) => [code(r.alert), r.labels?.severity ?? '', r.annotations?.summary ?? '', code(r.expr.trim()) + (r.for ? ` for ${r.for}` : '')]);
-  return table(['Alert', 'Severity', 'Means', 'Expression'], rows);
+/**
+ * `alerts`: the chart's alerts (files/alerts.yaml) with values.yaml's defaults (threshold, for, severity). The
+ * chart adds the release's own series selector to every expression; the table leaves it out.
+ */
+export function alertsTable(alertsText, valuesText) {
+  const settings = k8s.loadYaml(valuesText).prometheusRule.alerts;
+  const rows = k8s.loadYaml(alertsText).map((a) => {
+    const s = settings[a.alert] ?? {};
+    const expr = a.expr.replace(/,__SELECTOR__|\{__SELECTOR__\}/gu, '').replace('__THRESHOLD__', String(s.threshold));
+    return [code(a.alert), s.severity ?? '', a.summary, code(expr.trim()) + (s.for ? ` for ${s.for}` : ''), `[runbook](docs/runbooks.md#${a.runbook})`];
+  });
+  return table(['Alert', 'Severity', 'Means', 'Expression (defaults)', 'What to do'], rows);
 }
 
 const CHART_FILES = join(repoRoot, 'deploy', 'helm', 'lifecycle-manager', 'files');
@@ -126,7 +134,7 @@ export function readmeSections({ SERVE_FLAGS, envVarName, Metrics, NodeEvents, s
     flags: flagsTable(SERVE_FLAGS, envVarName),
     metrics: metricsTable(new Metrics({ defaultMetrics: false }).registry),
     events: eventsTable(NodeEvents),
-    alerts: alertsTable(readFileSync(join(CHART_FILES, 'prometheus-rules.yaml'), 'utf8')),
+    alerts: alertsTable(readFileSync(join(CHART_FILES, 'alerts.yaml'), 'utf8'), readFileSync(join(CHART_FILES, '..', 'values.yaml'), 'utf8')),
     rbac: rbacTable(rules.cluster, rules.role),
   };
 }
@@ -194,4 +202,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     writeFileSync(cliPath, cli);
   }
   process.stderr.write(`docs: ${old === cli ? 'unchanged' : 'wrote'} docs/cli.md\n`);
+  const { writeChartDocs } = await import('./chart-docs.mjs');
+  writeChartDocs(SERVE_FLAGS);
 }

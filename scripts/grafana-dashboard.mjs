@@ -13,9 +13,9 @@ const quantile = (p, series, by) => `histogram_quantile(${p}, sum by (le${by ? `
 /** Rows of panels: [title, kind, unit, queries]. Stats are 4 wide, time series 12 (two per line). */
 const ROWS = [
   ['Now', [
-    ['Terminating instances', 'stat', 'short', [q('sum(lifecycle_manager_terminating_instances_count§)', 'terminating')]],
-    ['Draining', 'stat', 'short', [q('sum(lifecycle_manager_draining_instances_count§)', 'draining')]],
-    ['Deregistering', 'stat', 'short', [q('sum(lifecycle_manager_deregistering_instances_count§)', 'deregistering')]],
+    ['Terminating instances', 'stat', 'short', [q('sum(lifecycle_manager_terminating_instances§) or sum(lifecycle_manager_terminating_instances_count§)', 'terminating')]],
+    ['Draining', 'stat', 'short', [q('sum(lifecycle_manager_draining_instances§) or sum(lifecycle_manager_draining_instances_count§)', 'draining')]],
+    ['Deregistering', 'stat', 'short', [q('sum(lifecycle_manager_deregistering_instances§) or sum(lifecycle_manager_deregistering_instances_count§)', 'deregistering')]],
     ['Succeeded (24 h)', 'stat', 'short', [q('sum(increase(lifecycle_manager_successful_events_total§[24h]))', 'succeeded')]],
     ['Failed (24 h)', 'stat', 'short', [q('sum(increase(lifecycle_manager_failed_events_total§[24h]))', 'failed')]],
     ['Average duration', 'stat', 's', [q('max(lifecycle_manager_average_duration_seconds§)', 'average')]],
@@ -76,6 +76,12 @@ const ROWS = [
     ]],
     ['Load-balancer deregistration wait (p90)', 'timeseries', 's', [
       q(quantile(0.9, 'lifecycle_manager_lb_deregistration_wait_seconds', 'type'), '{{type}}'),
+    ]],
+    ['Webhook notices by event and outcome', 'timeseries', 'ops', [
+      q(`sum by (event, outcome) (${rate('lifecycle_manager_webhook_deliveries_total')})`, '{{event}} {{outcome}}'),
+    ]],
+    ['Webhook attempts that failed, by code', 'timeseries', 'ops', [
+      q(`sum by (code) (${rate('lifecycle_manager_webhook_failed_attempts_total')})`, '{{code}}'),
     ]],
   ]],
   ['Queue, API calls and the process', [

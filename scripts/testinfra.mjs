@@ -3,7 +3,11 @@
 //   - test/cluster: kube-apiserver + embedded etcd, built from the Go module proxy (cold ~3.5 min, warm: 0 s)
 //   - moto 5.2.1 with its server extras (the machine's Python when it has it, else a cached venv)
 //   - helm (for the chart's lint/template/dry-run tests and `npm run manifests`), built from the Go module proxy
-// Usage: node scripts/testinfra.mjs prepare   (prints the paths; `npm test` and `npm run demo` call it)
+//   - promtool (for the alert tests: check rules, test rules, check metrics), built from the Go module proxy
+//   - Node.js 22 (the npm registry's node package), for CI's pass on the supported Node.js line
+// Usage: node scripts/testinfra.mjs prepare [helm] [promtool] [node22]
+//   prepare alone builds what the harness needs (`npm run demo`, `npm run bench`); `npm test` adds helm and promtool,
+//   which only the chart and alert tests use (they also build them on first use when absent).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
@@ -75,6 +79,60 @@ export function ensureHelm() {
   return binary;
 }
 
+/** Prometheus 3.16.0 (its Go module is tagged v0.316.0); promtool is built from it. */
+export const PROMETHEUS_VERSION = '3.16.0';
+const PROMETHEUS_MODULE_VERSION = 'v0.316.0';
+
+/**
+ * Path of the pinned promtool, building it (`go install`) into the cache when absent. `remove_all_sd` leaves out the
+ * cloud service discoveries (AWS, Azure, GCE…): promtool's rule and metrics checks need none of them, and they are
+ * most of the build (the full build took ~18 min cold on 2 busy cores).
+ */
+export function ensurePromtool() {
+  const dir = join(cacheDir, `promtool-${PROMETHEUS_VERSION}`);
+  const binary = join(dir, 'promtool');
+  if (existsSync(binary)) return binary;
+  mkdirSync(cacheDir, { recursive: true });
+  log(`building promtool ${PROMETHEUS_VERSION} from the Go module proxy (first run takes several minutes)…`);
+  const started = Date.now();
+  const tmp = `${dir}.tmp-${process.pid}`;
+  execFileSync('go', ['install', '-trimpath', '-tags', 'remove_all_sd',
+    '-ldflags', `-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION}`,
+    `github.com/prometheus/prometheus/cmd/promtool@${PROMETHEUS_MODULE_VERSION}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, GOBIN: tmp, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+  });
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    if (!existsSync(binary)) throw e; // else a concurrent build finished first
+  }
+  log(`built ${binary} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+  return binary;
+}
+
+/** Node.js 22, the supported line, for CI's second pass (the machine's own Node.js may be 20). */
+export const NODE22_VERSION = '22.23.3';
+
+/** Path of a Node.js 22 binary: the npm registry's `node` package (it ships the binary), installed into the cache. */
+export function ensureNode22() {
+  const dir = join(cacheDir, `node-${NODE22_VERSION}`);
+  const binary = join(dir, 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  mkdirSync(cacheDir, { recursive: true });
+  log(`installing Node.js ${NODE22_VERSION} from the npm registry (node@${NODE22_VERSION})…`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  execFileSync('npm', ['install', '--prefix', tmp, '--no-audit', '--no-fund', '--no-save', `node@${NODE22_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const version = execFileSync(join(tmp, 'node_modules', 'node', 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim();
+  if (version !== `v${NODE22_VERSION}`) throw new Error(`node@${NODE22_VERSION} installed ${version}`);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    if (!existsSync(binary)) throw e;
+  }
+  return binary;
+}
+
 /** Path of a Python interpreter with moto pinned (scripts/moto-env.sh installs it into the cache when needed). */
 export function ensureMoto() {
   return execFileSync('bash', [join(repoRoot, 'scripts', 'moto-env.sh')], {
@@ -83,14 +141,15 @@ export function ensureMoto() {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const command = process.argv[2] ?? 'prepare';
-  if (command !== 'prepare') {
-    process.stderr.write('usage: node scripts/testinfra.mjs prepare\n');
+  const [command = 'prepare', ...extras] = process.argv.slice(2);
+  const tools = { helm: ensureHelm, promtool: ensurePromtool, node22: ensureNode22 };
+  const unknown = extras.filter((t) => !(t in tools));
+  if (command !== 'prepare' || unknown.length > 0) {
+    process.stderr.write(`usage: node scripts/testinfra.mjs prepare [${Object.keys(tools).join('] [')}]\n`);
     process.exit(2);
   }
   const started = Date.now();
-  const cluster = ensureTestCluster();
-  const python = ensureMoto();
-  const helm = ensureHelm();
-  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s: testcluster=${cluster} python=${python} helm=${helm}`);
+  const paths = [`testcluster=${ensureTestCluster()}`, `python=${ensureMoto()}`];
+  for (const tool of extras) paths.push(`${tool}=${tools[tool]()}`);
+  log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s: ${paths.join(' ')}`);
 }

@@ -1,22 +1,14 @@
-import { Option } from 'commander';
 import { ConfigError, describeError } from '../lifecycle/errors.js';
 import { type Logger, createLogger, toLogLevel } from '../observability/logger.js';
+import { routeProcessWarnings } from '../observability/processWarnings.js';
 import { type AdminAws, createAdminAws } from './adminAwsClients.js';
-
-/** Commander argument parser for repeatable list flags: `--x a,b --x c` → ['a,b', 'c'] (split later). */
-export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-/** A boolean flag that also accepts `--flag=true|false`, like upstream's cobra flags. */
-export function boolOption(flags: string, description: string): Option {
-  return new Option(`${flags} [bool]`, description).default('false').preset('true');
-}
 
 export function commandLogger(level: string | undefined): Logger {
   const parsed = toLogLevel(level ?? 'info');
   if (!parsed) throw new ConfigError([`--log-level must be one of debug, info, warn, warning, error, got "${level}"`]);
-  return createLogger({ level: parsed, format: 'text' });
+  const log = createLogger({ level: parsed, format: 'text' });
+  routeProcessWarnings(log);
+  return log;
 }
 
 /**

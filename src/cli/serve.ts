@@ -18,22 +18,27 @@ import { missingPermissions } from '../kube/permissionCheck.js';
 import { servicePermissions } from '../kube/permissions.js';
 import { ActionRegistry } from '../lifecycle/actionRegistry.js';
 import { InstanceWork } from '../lifecycle/instanceWork.js';
-import { MissingPermissionsError } from '../lifecycle/errors.js';
+import { ConfigError, MissingPermissionsError, QueueNotFoundError, describeError, isAbort } from '../lifecycle/errors.js';
 import { describeBudget } from '../lifecycle/timeBudget.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
 import { withTimeout } from '../lifecycle/sleep.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
+import { ActionNotices } from '../lifecycle/notices.js';
+import { createHttpTransport, describeRoute, proxySettingsFrom } from '../notifications/httpTransport.js';
+import { WebhookNotifier } from '../notifications/webhookNotifier.js';
 import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { routeProcessWarnings } from '../observability/processWarnings.js';
 import { QueueConsumer } from '../queue/queueConsumer.js';
 import { createAwsClients } from './awsClients.js';
 import { wireLoadBalancing } from './loadBalancingWiring.js';
 import type { BuildInfo } from './buildInfo.js';
-import { type ServeConfig, timeBudgetOf } from './serveConfig.js';
+import { StartupError } from './failures.js';
+import { type ServeConfig, configFields, timeBudgetOf } from './serveConfig.js';
 
 /** Labels that keep the node out of Service load balancers (#72: both the GA and the alpha label). */
 export const EXCLUDE_FROM_LB_LABELS = {
@@ -42,7 +47,11 @@ export const EXCLUDE_FROM_LB_LABELS = {
 } as const;
 
 const DRAIN_POLL_INTERVAL_MS = 1_000;
+/** Longest the startup checks (queue, permissions) may take before serve gives up with one line. */
+const STARTUP_TIMEOUT_MS = 60_000;
 const RETRY_LATER_SECONDS = 30;
+/** At shutdown, webhook deliveries in flight get this long to finish (the pod's grace period is for the actions). */
+const WEBHOOK_FLUSH_MS = 5_000;
 
 export interface ServeEnvironment {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -53,6 +62,8 @@ export interface ServeEnvironment {
 /** Wires the service from a validated configuration and runs it until `shutdown` aborts. */
 export async function runServe(config: ServeConfig, build: BuildInfo, environment: ServeEnvironment): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  // From here on, Node.js and SDK warnings (e.g. the AWS SDK's Node.js 20 notice) are log lines in the chosen format.
+  routeProcessWarnings(log);
   environment.shutdown.addEventListener('abort', () => {
     log.info(`${environment.shutdown.reason instanceof Error ? environment.shutdown.reason.message : 'shutdown requested'}; stopping`);
   }, { once: true });
@@ -65,23 +76,30 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     region: config.region, refreshExpiredCredentials: config.refreshExpiredCredentials, env: environment.env,
     requestTimeoutMs: config.apiTimeoutSeconds * 1000,
   }, metrics);
-  const kubeClients = createKubeClients(loadKubeConfig(config.localMode, environment.env), metrics, undefined, config.apiTimeoutSeconds * 1000);
-  const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
   try {
+    const kubeConfig = loadKubeConfig(config.localMode, environment.env);
+    const kubeClients = createKubeClients(kubeConfig, metrics, undefined, config.apiTimeoutSeconds * 1000);
+    const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
     // Start only when able to work: the queue is reachable and every permission the steps need is granted.
-    const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], 60_000, async (startup) => {
+    const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, async (startup) => {
       const reviewer = new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env));
       const permissions = servicePermissions(leaseNamespace, { dryRun: config.dryRun });
+      const checkPermissions = (which: typeof permissions) => missingPermissions(reviewer, which, log, startup)
+        .catch((e: unknown) => startupFailure(e, `cannot check Kubernetes permissions at ${kubeConfig.getCurrentCluster()?.server ?? 'the apiserver'}`, startup));
       const [url, missing, missingOptional] = await Promise.all([
-        resolveQueueUrl(aws.sqs, config.queueName, config.region, startup),
-        missingPermissions(reviewer, permissions.filter((p) => !p.optional), log, startup),
-        missingPermissions(reviewer, permissions.filter((p) => p.optional), log, startup),
+        resolveQueueUrl(aws.sqs, config.queueName, config.region, startup)
+          .catch((e: unknown) => startupFailure(e, `cannot reach SQS queue ${config.queueName} in ${config.region}`, startup)),
+        checkPermissions(permissions.filter((p) => !p.optional)),
+        // Permissions serve can work without (TargetGroupBindings): a warning each, not a refusal to start.
+        checkPermissions(permissions.filter((p) => p.optional)),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
       for (const line of missingOptional) log.warn(line);
-      return { queueUrl: url, queueSettings: await readQueueSettings(aws.sqs, url, startup) };
+      const settings = await readQueueSettings(aws.sqs, url, startup)
+        .catch((e: unknown) => startupFailure(e, `cannot read the attributes of SQS queue ${config.queueName}`, startup));
+      return { queueUrl: url, queueSettings: settings };
     });
-    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log }, environment);
+    await serveUntilShutdown(config, { aws, kubeClients, leaseNamespace, queueUrl, queueSettings, metrics, log, userAgent: `lifecycle-manager/${build.version}` }, environment);
   } finally {
     aws.destroy();
   }
@@ -95,6 +113,7 @@ interface Wiring {
   readonly queueSettings: Awaited<ReturnType<typeof readQueueSettings>>;
   readonly metrics: Metrics;
   readonly log: Logger;
+  readonly userAgent: string;
 }
 
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
@@ -112,6 +131,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
   const { loadBalancing, bindings } = wireLoadBalancing(config, { ...w, nodes, events });
+  const notices = createNotices(config, w, environment, store);
   const workflow = new LifecycleWorkflow({
     config: {
       verifyLifecycleState: config.verifyLifecycleState,
@@ -153,6 +173,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     registry,
     sharedQueue,
     shutdown: environment.shutdown,
+    notices,
   });
   const consumer = new QueueConsumer(new SqsQueue(aws.sqs, w.queueUrl, config.apiTimeoutSeconds * 1000), {
     queueName: config.queueName,
@@ -162,7 +183,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     apiTimeoutSeconds: config.apiTimeoutSeconds,
   }, workflow.handleMessage, log, metrics);
 
-  log.info(`starting metrics server on /metrics${config.metricsAddress}`);
+  log.info(`starting metrics server on ${config.metricsAddress} (/metrics, /healthz, /readyz)`, { address: config.metricsAddress });
   let receiving = false;
   const http = await startHttpServer(config.metricsAddress, metrics, {
     // Alive: until the loops start, the process is starting (the startup probe covers that); then both must run.
@@ -173,7 +194,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
-  log.info(`metrics server listening on port ${http.port}`);
+  log.info(`metrics server listening on port ${http.port}`, { port: http.port });
   try {
     await Promise.all([nodes.start(), attachments?.start(), bindings?.start()]);
     log.info('node cache synced');
@@ -186,10 +207,20 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
   } finally {
+    if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
     await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), bindings?.stop()]);
     await http.close();
   }
+}
+
+/** Webhook notices, when --webhook-url or --webhook-url-file is set: recorded in the actions' Leases, posted in the background. */
+function createNotices(config: ServeConfig, w: Wiring, environment: ServeEnvironment, store: LeaseActionStore): ActionNotices | undefined {
+  if (!config.webhook) return undefined;
+  const proxy = proxySettingsFrom(environment.env);
+  w.log.info(`${config.webhook.summary}; ${describeRoute(config.webhook.settings.url, proxy)}`);
+  const notifier = new WebhookNotifier(config.webhook.settings, createHttpTransport(proxy), w.metrics, w.log, { userAgent: w.userAgent });
+  return new ActionNotices(notifier, store, w.metrics);
 }
 
 /** Who serve acts as, for messages: the kubeconfig context, or the pod's service account. */
@@ -219,31 +250,36 @@ function resolveLeaseNamespace(flag: string, env: Readonly<Record<string, string
 
 function loadKubeConfig(localMode: string, env: Readonly<Record<string, string | undefined>>): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
-  if (localMode) kc.loadFromFile(localMode);
-  else if (env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  try {
+    if (localMode) kc.loadFromFile(localMode);
+    else if (env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (e) {
+    throw new ConfigError([`${localMode ? `--local-mode: cannot load kubeconfig ${localMode}` : 'cannot load the kubeconfig'}: ${describeError(e)}`]);
+  }
   return kc;
 }
 
+/**
+ * A startup check that failed, as one line: what could not be done and why. Missing queues and permissions keep
+ * their own message; a check cut short by the startup timeout says so.
+ */
+function startupFailure(e: unknown, what: string, startup: AbortSignal): never {
+  if (e instanceof QueueNotFoundError || e instanceof MissingPermissionsError) throw e;
+  if (startup.aborted && isAbort(e)) throw new StartupError(`${what}: no answer within ${STARTUP_TIMEOUT_MS / 1000}s (${describeError(startup.reason)})`, { cause: e });
+  throw new StartupError(`${what}: ${describeError(e)}`, { cause: e });
+}
+
+/** The configuration in one line: upstream's first line as the message, every setting as a field. */
 function logConfiguration(log: Logger, c: ServeConfig, build: BuildInfo): void {
-  log.info(`starting lifecycle-manager service v${build.version}`);
-  log.info(`region = ${c.region}`);
-  log.info(`queue = ${c.queueName}`);
-  log.info(`polling interval seconds = ${c.pollingIntervalSeconds}`);
-  log.info(`max time to process seconds = ${c.maxTimeToProcessSeconds}`);
-  log.info(`node drain timeout seconds = ${c.drainTimeoutSeconds}`);
-  log.info(`unknown node drain timeout seconds = ${c.drainTimeoutUnknownSeconds}`);
-  log.info(`node drain retry interval seconds = ${c.drainIntervalSeconds}`);
-  log.info(`node drain retry attempts = ${c.drainRetries}`);
-  log.info(`max termination grace period seconds = ${c.maxTerminationGracePeriodSeconds}`);
-  log.info(`with alb deregister = ${c.withDeregister}`);
-  log.info(`deregister target types = [${c.deregisterTargetTypes.join(' ')}]`);
-  if (c.withDeregister) {
-    log.info(`deregister order = ${c.deregisterOrder}, load balancer discovery = ${c.lbDiscovery} (scan reused for ${c.lbScanTtlSeconds}s), ${c.lbApiRatePerSecond} Elastic Load Balancing calls/s per API, waiting up to ${c.deregistrationTimeoutSeconds}s for targets to drain`);
-  }
-  log.info(`longest termination = ${describeBudget(timeBudgetOf(c))}; API requests time out after ${c.apiTimeoutSeconds}s`);
+  log.info(`starting lifecycle-manager service v${build.version}`, {
+    version: build.version,
+    commit: build.commit,
+    config: configFields(c),
+    longestTermination: describeBudget(timeBudgetOf(c)),
+  });
   if (c.dryRun) log.warn('--dry-run: every lifecycle action is planned and left alone (no cordon, eviction, deregistration, completion or heartbeat); its hook ends with its DefaultResult');
   if (c.cordonOnly) log.info('--cordon-only: nodes are cordoned and deregistered, never drained');
   if (c.taintEffect) log.info(`nodes are tainted ${TAINT_KEY}=<instance-id>:${c.taintEffect} with the cordon`);
-  if (c.taintEffect === 'NoExecute') log.warn('--taint-effect NoExecute: the kubelet deletes every pod that does not tolerate the taint at once, without PodDisruptionBudgets or the tiered drain');
+  if (c.taintEffect === 'NoExecute') log.warn('--taint-effect NoExecute: the taint manager deletes every pod that does not tolerate the taint at once, without PodDisruptionBudgets or the tiered drain');
 }

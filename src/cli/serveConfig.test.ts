@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../lifecycle/errors.js';
-import { validateServeConfig } from './serveConfig.js';
-import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+import { MAX_GLOBAL_TIMEOUT_SECONDS } from '../lifecycle/timeBudget.js';
+import { DISCOVERY_MODES } from '../loadbalancing/discovery.js';
+import { LOG_LEVELS } from '../observability/logger.js';
+import { DEREGISTER_ORDERS, TAINT_EFFECTS, TARGET_TYPES, configFields, validateServeConfig } from './serveConfig.js';
+import { MAX_SECONDS, SERVE_FLAGS, attributeName } from './serveFlags.js';
 
 const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
 const valid = { ...defaults, queueName: 'lifecycle-manager-queue', region: 'us-west-2' };
@@ -86,5 +89,34 @@ describe('validateServeConfig', () => {
     expect(set({ taintNode: 'true', cordonOnly: 'true', taintEffect: 'NoExecute' }, ['taint-node', 'cordon-only', 'taint-effect'])).toEqual([
       '--taint-effect NoExecute evicts the pods (without their PodDisruptionBudgets), which --cordon-only promises not to do: use NoSchedule or PreferNoSchedule',
     ]);
+  });
+});
+
+describe('configFields', () => {
+  it('names every serve flag, so the configuration line shows all of them', () => {
+    const config = validateServeConfig({ queueName: 'q', region: 'us-west-2' }, {}, new Set(['kubectl-path']));
+    expect(Object.keys(configFields(config)).sort()).toEqual(SERVE_FLAGS.map((f) => f.name).sort());
+  });
+});
+
+describe('SERVE_FLAGS bounds and choices (serve\'s validation and the chart\'s values.schema.json share them)', () => {
+  it('bound every int flag and no other', () => {
+    expect(SERVE_FLAGS.filter((f) => (f.kind === 'int') !== (f.min !== undefined && f.max !== undefined)).map((f) => f.name)).toEqual([]);
+    expect(MAX_SECONDS).toBe(MAX_GLOBAL_TIMEOUT_SECONDS);
+  });
+
+  it('list the values serve accepts', () => {
+    const choices = (name: string) => SERVE_FLAGS.find((f) => f.name === name)?.choices;
+    expect(choices('log-level')).toEqual([...LOG_LEVELS]);
+    expect(choices('deregister-target-types')).toEqual([...TARGET_TYPES]);
+    expect(choices('deregister-order')).toEqual([...DEREGISTER_ORDERS]);
+    expect(choices('lb-discovery')).toEqual([...DISCOVERY_MODES]);
+    expect(choices('taint-effect')).toEqual([...TAINT_EFFECTS]);
+    expect(problems({ ...valid, logFormat: 'yaml' })).toEqual(['--log-format must be text or json, got "yaml"']);
+    expect(choices('log-format')).toEqual(['text', 'json']);
+  });
+
+  it('reject a value outside a flag\'s bounds, naming them', () => {
+    expect(problems({ ...valid, pollingInterval: '21', leaseDuration: '4' })).toEqual(['--polling-interval must be between 0 and 20, got 21', '--lease-duration must be between 5 and 300, got 4']);
   });
 });

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../lifecycle/errors.js';
-import { MAX_GLOBAL_TIMEOUT_SECONDS, type TimeBudgetSettings, budgetTerms, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
+import { type TimeBudgetSettings, budgetTerms, totalBudgetSeconds } from '../lifecycle/timeBudget.js';
 import { DISCOVERY_MODES, type DiscoveryMode } from '../loadbalancing/discovery.js';
 import { type LogFormat, type LogLevel, toLogLevel } from '../observability/logger.js';
 import { parseListenAddress } from '../observability/httpServer.js';
 import { boolFrom, intFrom } from './flagValues.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+import { type ServeWebhook, webhookFrom } from './webhookFlags.js';
 
 export const TARGET_TYPES = ['classic-elb', 'target-group'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
@@ -14,11 +15,6 @@ export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as 
 export type TaintEffect = (typeof TAINT_EFFECTS)[number];
 export type DeregisterOrder = (typeof DEREGISTER_ORDERS)[number];
 
-/**
- * No time flag may exceed what AWS lets a lifecycle action last (48 h): it keeps every wait inside what a Node.js
- * timer can represent, and a longer value could never be used anyway.
- */
-const MAX_SECONDS = MAX_GLOBAL_TIMEOUT_SECONDS;
 
 /** The validated `serve` configuration. */
 export interface ServeConfig {
@@ -67,6 +63,8 @@ export interface ServeConfig {
   readonly apiTimeoutSeconds: number;
   /** Server-side timeout of each node watch request (--node-watch-timeout). */
   readonly nodeWatchTimeoutSeconds: number;
+  /** Webhook notifications (--webhook-url or --webhook-url-file); undefined sends none. */
+  readonly webhook: ServeWebhook | undefined;
 }
 
 /** The time terms of the configuration, as the steps' shares and the ceiling check use them. */
@@ -92,7 +90,10 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     const v = raw[attributeName(flag)];
     return typeof v === 'string' ? v.trim() : String(v ?? SERVE_FLAGS.find((f) => f.name === flag)?.defaultValue ?? '');
   };
-  const int = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number => intFrom(flag, str(flag), min, max, problems);
+  const int = (flag: string): number => {
+    const spec = SERVE_FLAGS.find((f) => f.name === flag);
+    return intFrom(flag, str(flag), spec?.min ?? 0, spec?.max ?? Number.MAX_SAFE_INTEGER, problems);
+  };
   const bool = (flag: string): boolean => {
     const v = raw[attributeName(flag)];
     return boolFrom(flag, typeof v === 'boolean' ? v : str(flag), problems);
@@ -112,22 +113,22 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   const logFormat = str('log-format');
   if (logFormat !== 'text' && logFormat !== 'json') problems.push(`--log-format must be text or json, got "${logFormat}"`);
 
-  const maxDrainConcurrency = int('max-drain-concurrency', 1, 10_000);
-  const maxTimeToProcessSeconds = int('max-time-to-process', 1, MAX_SECONDS);
-  const maxTerminationGracePeriodSeconds = int('max-termination-grace-period', 0, MAX_SECONDS);
-  const drainTimeoutSeconds = int('drain-timeout', 0, MAX_SECONDS);
-  const drainTimeoutUnknownSeconds = int('drain-timeout-unknown', 0, MAX_SECONDS);
-  const drainIntervalSeconds = int('drain-interval', 0, MAX_SECONDS);
-  const drainRetries = int('drain-retries', 1, 1000);
-  const pollingIntervalSeconds = int('polling-interval', 0, 20);
-  const maxInFlight = int('max-in-flight', 1, 100_000);
-  const visibilityTimeoutSeconds = int('visibility-timeout', 10, 43200);
-  const nodeJoinTimeoutSeconds = int('node-join-timeout', 0, MAX_SECONDS);
-  const leaseDurationSeconds = int('lease-duration', 5, 300);
-  const deregistrationTimeoutSeconds = int('deregistration-timeout', 0, MAX_SECONDS);
-  const volumeDetachTimeoutSeconds = int('volume-detach-timeout', 0, MAX_SECONDS);
-  const apiTimeoutSeconds = int('api-timeout', 1, 300);
-  const nodeWatchTimeoutSeconds = int('node-watch-timeout', 10, 3600);
+  const maxDrainConcurrency = int('max-drain-concurrency');
+  const maxTimeToProcessSeconds = int('max-time-to-process');
+  const maxTerminationGracePeriodSeconds = int('max-termination-grace-period');
+  const drainTimeoutSeconds = int('drain-timeout');
+  const drainTimeoutUnknownSeconds = int('drain-timeout-unknown');
+  const drainIntervalSeconds = int('drain-interval');
+  const drainRetries = int('drain-retries');
+  const pollingIntervalSeconds = int('polling-interval');
+  const maxInFlight = int('max-in-flight');
+  const visibilityTimeoutSeconds = int('visibility-timeout');
+  const nodeJoinTimeoutSeconds = int('node-join-timeout');
+  const leaseDurationSeconds = int('lease-duration');
+  const deregistrationTimeoutSeconds = int('deregistration-timeout');
+  const volumeDetachTimeoutSeconds = int('volume-detach-timeout');
+  const apiTimeoutSeconds = int('api-timeout');
+  const nodeWatchTimeoutSeconds = int('node-watch-timeout');
   const clusterName = str('cluster-name');
   if (clusterName && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/u.test(clusterName)) problems.push(`--cluster-name must be a cluster name (letters, digits, ., _ or -), got "${clusterName}"`);
   const leaseNamespace = str('lease-namespace');
@@ -140,8 +141,8 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   if (!(DEREGISTER_ORDERS as readonly string[]).includes(deregisterOrder)) problems.push(`--deregister-order must be ${DEREGISTER_ORDERS.join(' or ')}, got "${deregisterOrder}"`);
   const lbDiscovery = str('lb-discovery');
   if (!(DISCOVERY_MODES as readonly string[]).includes(lbDiscovery)) problems.push(`--lb-discovery must be one of ${DISCOVERY_MODES.join(', ')}, got "${lbDiscovery}"`);
-  const lbScanTtlSeconds = int('lb-scan-ttl', 0, 3600);
-  const lbApiRatePerSecond = int('lb-api-rate', 1, 1000);
+  const lbScanTtlSeconds = int('lb-scan-ttl');
+  const lbApiRatePerSecond = int('lb-api-rate');
 
   const metricsAddress = str('metrics-address');
   try {
@@ -149,6 +150,8 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
   } catch (e) {
     problems.push(`--metrics-address: ${(e as Error).message}`);
   }
+
+  const webhook = webhookFrom({ str, int }, clusterName || undefined, problems);
 
   const withDeregister = bool('with-deregister');
   const dryRun = bool('dry-run');
@@ -181,6 +184,31 @@ export function validateServeConfig(raw: RawFlags, env: Readonly<Record<string, 
     metricsAddress, maxInFlight, visibilityTimeoutSeconds, nodeJoinTimeoutSeconds,
     verifyLifecycleState, clusterName: clusterName || undefined, leaseNamespace, leaseDurationSeconds,
     deregistrationTimeoutSeconds, volumeDetachTimeoutSeconds, apiTimeoutSeconds, nodeWatchTimeoutSeconds,
-    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined,
+    dryRun, cordonOnly, taintEffect: taintNode ? taintEffect as TaintEffect : undefined, webhook,
+  };
+}
+
+/** Every setting serve runs with, by flag name (the effective value: the region from $AWS_REGION, for instance). */
+export function configFields(c: ServeConfig): Record<string, string | number | boolean> {
+  return {
+    'local-mode': c.localMode, region: c.region, 'queue-name': c.queueName, 'log-level': c.logLevel, 'log-format': c.logFormat,
+    'max-drain-concurrency': c.maxDrainConcurrency, 'max-time-to-process': c.maxTimeToProcessSeconds,
+    'max-termination-grace-period': c.maxTerminationGracePeriodSeconds, 'drain-timeout': c.drainTimeoutSeconds,
+    'drain-timeout-unknown': c.drainTimeoutUnknownSeconds, 'drain-interval': c.drainIntervalSeconds, 'drain-retries': c.drainRetries,
+    'polling-interval': c.pollingIntervalSeconds, 'with-deregister': c.withDeregister,
+    'deregister-target-types': c.deregisterTargetTypes.join(','), 'deregister-order': c.deregisterOrder,
+    'deregistration-timeout': c.deregistrationTimeoutSeconds, 'lb-discovery': c.lbDiscovery, 'lb-scan-ttl': c.lbScanTtlSeconds,
+    'lb-api-rate': c.lbApiRatePerSecond, 'refresh-expired-credentials': c.refreshExpiredCredentials,
+    'metrics-address': c.metricsAddress, 'max-in-flight': c.maxInFlight, 'visibility-timeout': c.visibilityTimeoutSeconds,
+    'node-join-timeout': c.nodeJoinTimeoutSeconds, 'verify-lifecycle-state': c.verifyLifecycleState, 'api-timeout': c.apiTimeoutSeconds,
+    'node-watch-timeout': c.nodeWatchTimeoutSeconds, 'cluster-name': c.clusterName ?? '', 'lease-namespace': c.leaseNamespace,
+    'lease-duration': c.leaseDurationSeconds, 'volume-detach-timeout': c.volumeDetachTimeoutSeconds, 'dry-run': c.dryRun,
+    'cordon-only': c.cordonOnly, 'taint-node': c.taintEffect !== undefined, 'taint-effect': c.taintEffect ?? '',
+    // Where notices go, never the URL itself (it often carries a secret), nor the headers' values.
+    'webhook-url': c.webhook ? `${c.webhook.settings.url.origin}/…` : '', 'webhook-url-file': c.webhook?.files.urlFile ?? '',
+    'webhook-headers-file': c.webhook?.files.headersFile ?? '', 'webhook-template': c.webhook?.files.template ?? '',
+    'webhook-events': c.webhook ? [...c.webhook.settings.events].join(',') : '',
+    'webhook-timeout': c.webhook?.settings.attemptTimeoutSeconds ?? '', 'webhook-delivery-timeout': c.webhook?.settings.deliveryTimeoutSeconds ?? '',
+    ...(c.kubectlPathSet !== undefined ? { 'kubectl-path': c.kubectlPathSet } : {}),
   };
 }

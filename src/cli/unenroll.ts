@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { runUnenroll } from '../enrollment/unenroll.js';
-import { type UnenrollFlags, validateUnenrollFlags } from '../enrollment/unenrollSettings.js';
-import { boolOption, collect, commandLogger, runAwsCommand } from './commandSupport.js';
-
-const UNENROLL_TIMEOUT_MS = 5 * 60_000;
+import { boolOption, collect } from './options.js';
 
 /** `unenroll`: removes the hook from the named groups; deleting the queue and the role is opt-in. */
 export function registerUnenroll(program: Command, env: Readonly<Record<string, string | undefined>>): void {
@@ -24,17 +20,7 @@ export function registerUnenroll(program: Command, env: Readonly<Record<string, 
     .addOption(boolOption('--dry-run', 'print what would be removed, and remove nothing'))
     .option('--log-level <string>', 'debug, info, warn or error', 'info')
     .action(async (options: Record<string, string | string[] | undefined>) => {
-      const settings = validateUnenrollFlags({
-        region: options['region'] as string | undefined,
-        targetScalingGroups: options['targetScalingGroups'] as string[],
-        hookName: options['hookName'] as string,
-        queueName: options['queueName'] as string | undefined,
-        notificationRoleName: options['notificationRoleName'] as string | undefined,
-        deleteQueue: options['deleteQueue'] as string,
-        deleteRole: options['deleteRole'] as string,
-        dryRun: options['dryRun'] as string,
-      } satisfies UnenrollFlags, env);
-      const log = commandLogger(options['logLevel'] as string | undefined);
-      await runAwsCommand({ name: 'unenroll', region: settings.region, timeoutMs: UNENROLL_TIMEOUT_MS, log, rerunSafe: true }, async (aws, signal) => { await runUnenroll(settings, aws, log, signal); });
+      const { unenrollAction } = await import('./unenrollAction.js');
+      await unenrollAction(options, env);
     });
 }

@@ -13,3 +13,14 @@ export function renderNodePlan(plan: DrainPlan): string[] {
   lines.push(plan.blockers.length === 0 ? '✓  nothing known blocks the drain' : `${plan.blockers.length} ${plan.blockers.length === 1 ? 'problem' : 'problems'} would hold the drain up or lose data`);
   return lines;
 }
+
+/** The same plan as a JSON-ready object (doctor --node … --output json). */
+export function jsonNodePlan(plan: DrainPlan): object {
+  return {
+    ok: plan.blockers.length === 0,
+    node: plan.nodeName,
+    ...(plan.remainingSeconds !== undefined ? { drainBudgetSeconds: Math.round(plan.remainingSeconds) } : {}),
+    tiers: plan.tiers.map((t) => ({ tier: t.tier, pods: t.pods.map(podRef) })),
+    problems: plan.blockers.map((b) => ({ kind: b.kind, pod: podRef(b.pod), detail: b.detail })),
+  };
+}

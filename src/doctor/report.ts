@@ -19,3 +19,13 @@ export function summarize(results: readonly CheckResult[]): string {
   const skipped = count('skip');
   return `${results.length} checks: ${count('pass')} passed, ${count('fail')} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
 }
+
+/** The checks as one JSON-ready object (doctor --output json): every check with its status, detail and fix, and the counts. */
+export function jsonReport(results: readonly CheckResult[]): { ok: boolean; summary: Record<string, number>; checks: object[] } {
+  const count = (s: CheckStatus): number => results.filter((r) => r.status === s).length;
+  return {
+    ok: count('fail') === 0,
+    summary: { checks: results.length, passed: count('pass'), failed: count('fail'), skipped: count('skip') },
+    checks: results.map((r) => ({ check: r.check, status: r.status, detail: r.detail, ...(r.fix ? { fix: r.fix } : {}) })),
+  };
+}

@@ -61,7 +61,7 @@ class TierProgress {
     const line = tier === 'non-critical'
       ? `evicting ${pods.length} non-critical pods first${later.length > 0 ? `; ${later.length} system-critical pods (${names(later)}) wait until they are gone` : ''}`
       : `evicting ${pods.length} system-critical pods (${names(pods)}) now that the other pods are gone`;
-    this.log.info(`${line} (node ${this.node.name})`);
+    this.log.info(`${line} (node ${this.node.name})`, { tier });
     // A node without system-critical pods drains in one tier: the drain's own Events say all there is to say.
     if (this.tiered) this.reporter.event(NodeEvents.evictingPodTier(this.node.name, tier, line));
   }
@@ -124,7 +124,7 @@ export class NodeDrainer {
     let lastError: string | undefined;
     const warnOnce = (e: unknown): void => {
       // Not transient (those were retried): say so once per distinct error, keep trying until the timeout.
-      if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`);
+      if (describeError(e) !== lastError) log.warn(`drain of node ${node.name}: ${describeError(e)}; trying again until the attempt's ${timeoutSeconds}s are spent`, { error: e });
       lastError = describeError(e);
     };
     try {
@@ -185,7 +185,7 @@ export class NodeDrainer {
         } catch (e) {
           if (signal.aborted) throw e;
           // This pod's deletion is refused; the others are still deleted (the wait below names what remains).
-          log.warn(`could not delete pod ${podRef(pod)} on node ${node.name}: ${describeError(e)}`);
+          log.warn(`could not delete pod ${podRef(pod)} on node ${node.name}: ${describeError(e)}`, { error: e });
         }
       }
       reporter.event(NodeEvents.gracefulPodDeletionAfterDrainFailed(node.instanceId, deleted, node.name));

@@ -2,13 +2,19 @@ import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { type LifecycleAction, actionKey } from '../lifecycle/action.js';
 import { TransientError } from '../lifecycle/errors.js';
-import type { ActionPhase, ActionRecord, ActionStore, ClaimResult, RecordState } from '../lifecycle/ports.js';
+import type { ActionPhase, ActionRecord, ActionStore, ClaimResult, NoticeEvent, NoticeLedger, RecordState } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { isConflict, isNotFound, toDomainError } from './errors.js';
 
 const PREFIX = 'lifecycle-manager.io';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'lifecycle-manager' };
 const MIN_LEASE_DURATION_SECONDS = 5;
+/** The webhook notices recorded for the action, comma separated (received,drained,…). */
+const NOTICES = `${PREFIX}/notices`;
+
+function noticesOf(lease: k8s.V1Lease): string[] {
+  return (lease.metadata?.annotations?.[NOTICES] ?? '').split(',').filter(Boolean);
+}
 
 /**
  * Durable per-action state: one coordination.k8s.io/v1 Lease per action — (group, hook, instance), the key every
@@ -16,13 +22,15 @@ const MIN_LEASE_DURATION_SECONDS = 5;
  * (`kubectl get leases -l app.kubernetes.io/managed-by=lifecycle-manager`). `holderIdentity` is the replica that
  * owns the action; annotations carry the action (including its token), its phase, its first receipt and its
  * deadline, which a take-over keeps. Every write uses the resourceVersion last read, so two replicas can never both
- * believe they own an action.
+ * believe they own an action. The webhook notices sent for the action are recorded there too (`…/notices`), before
+ * each is sent, and kept across take-overs: that is what makes them at most once per action and event.
  */
-export class LeaseActionStore implements ActionStore {
+export class LeaseActionStore implements ActionStore, NoticeLedger {
   private readonly seen = new Map<string, k8s.V1Lease>();
   /** Lease names found by the orphan scan (an older release named Leases after the instance only). */
   private readonly names = new Map<string, string>();
-  private readonly renewing = new Map<string, Promise<'renewed' | 'lost'>>();
+  /** Per action, the last of its writes in order (renewals, notice records, then the release or hand-over). */
+  private readonly writing = new Map<string, Promise<unknown>>();
   private readonly queueLabel: string;
 
   constructor(
@@ -77,11 +85,46 @@ export class LeaseActionStore implements ActionStore {
    * Lease that another replica now holds, or that is gone, counts as lost.
    */
   renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
+    return this.inOrder(action, () => this.renewNow(action, phase, signal));
+  }
+
+  /**
+   * Records `event` in the Lease's notices unless it is there already, with the resourceVersion last read (a
+   * replica that took the action over makes this write fail, and it is re-read): 'not-owned' when another replica
+   * holds the Lease or it is gone.
+   */
+  recordNotice(action: LifecycleAction, event: NoticeEvent, signal: AbortSignal): Promise<'recorded' | 'already-recorded' | 'not-owned'> {
+    return this.inOrder(action, async () => {
+      let lease = this.seen.get(actionKey(action)) ?? (await this.read(action, signal));
+      for (let attempt = 0; attempt < 5; attempt++) {
+        if (!lease || lease.spec?.holderIdentity !== this.identity) return 'not-owned';
+        const sent = noticesOf(lease);
+        if (sent.includes(event)) return 'already-recorded';
+        const next = structuredClone(lease);
+        next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [NOTICES]: [...sent, event].join(',') } };
+        try {
+          this.remember(action, await this.replace(next, signal));
+          return 'recorded';
+        } catch (e) {
+          if (isNotFound(e)) return 'not-owned';
+          if (!isConflict(e)) throw toDomainError(e, `record a notice in the lease for ${action.instanceId}`, this.clients.authorizerWarmup);
+          lease = await this.read(action, signal);
+        }
+      }
+      throw new TransientError(`record a notice in the lease for ${action.instanceId}: it kept changing under us`, false);
+    });
+  }
+
+  /**
+   * Runs one write of an action's Lease after the ones before it: the periodic renewal and the one before
+   * completing must not race each other into conflicts, and a notice's record must land before the release.
+   */
+  private inOrder<T>(action: LifecycleAction, write: () => Promise<T>): Promise<T> {
     const key = actionKey(action);
-    const previous = this.renewing.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.renewNow(action, phase, signal));
-    this.renewing.set(key, next);
-    void next.finally(() => { if (this.renewing.get(key) === next) this.renewing.delete(key); }).catch(() => undefined);
+    const previous = this.writing.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(write);
+    this.writing.set(key, next);
+    void next.finally(() => { if (this.writing.get(key) === next) this.writing.delete(key); }).catch(() => undefined);
     return next;
   }
 
@@ -104,7 +147,11 @@ export class LeaseActionStore implements ActionStore {
     throw new TransientError(`renew lease for ${action.instanceId}: it kept changing under us`, false);
   }
 
-  async release(action: LifecycleAction, signal: AbortSignal): Promise<void> {
+  release(action: LifecycleAction, signal: AbortSignal): Promise<void> {
+    return this.inOrder(action, () => this.releaseNow(action, signal));
+  }
+
+  private async releaseNow(action: LifecycleAction, signal: AbortSignal): Promise<void> {
     const key = actionKey(action);
     const name = this.nameOf(action);
     this.seen.delete(key);
@@ -116,7 +163,11 @@ export class LeaseActionStore implements ActionStore {
     this.names.delete(key);
   }
 
-  async handOver(action: LifecycleAction, signal: AbortSignal): Promise<void> {
+  handOver(action: LifecycleAction, signal: AbortSignal): Promise<void> {
+    return this.inOrder(action, () => this.handOverNow(action, signal));
+  }
+
+  private async handOverNow(action: LifecycleAction, signal: AbortSignal): Promise<void> {
     const lease = this.seen.get(actionKey(action));
     this.seen.delete(actionKey(action));
     if (!lease || lease.spec?.holderIdentity !== this.identity) return;
@@ -198,6 +249,8 @@ export class LeaseActionStore implements ActionStore {
           [`${PREFIX}/received-at`]: new Date(receivedAtMs).toISOString(),
           [`${PREFIX}/deadline`]: new Date(deadlineMs).toISOString(),
           [`${PREFIX}/heartbeat-timeout-seconds`]: String(record.heartbeatTimeoutSeconds),
+          // A take-over keeps what was sent: no notice goes out twice.
+          ...(current && noticesOf(current).length > 0 ? { [NOTICES]: noticesOf(current).join(',') } : {}),
         },
       },
       spec: {

@@ -46,7 +46,7 @@ export class NodeEventRecorder implements EventRecorder {
     };
     const p: Promise<void> = withTimeout([], PUBLISH_TIMEOUT_MS, (signal) =>
       this.clients.call(signal, `create event ${event.reason}`, (o) => this.clients.core.createNamespacedEvent({ namespace, body }, o)))
-      .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`))
+      .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { error: e }))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }

@@ -201,11 +201,11 @@ export class WatchedCollection<T extends KubeObject, Info> {
         if (this.stopping.signal.aborted) return;
         failures++;
         const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
-        this.log.warn(`${this.resource.noun} watch failed (${firstLine(e)}); restarting in ${delayMs / 1000}s`);
+        this.log.warn(`${this.resource.noun} watch failed (${firstLine(e)}); restarting in ${delayMs / 1000}s`, { error: e });
         await sleep(delayMs, this.stopping.signal).catch(() => undefined);
         if (failures >= 3) {
           await this.relist().then(() => this.progressed(), (err: unknown) => {
-            this.log.warn(`could not list the ${this.resource.resource} again (${firstLine(err)}); the ${this.resource.noun} index may be stale until it can`);
+            this.log.warn(`could not list the ${this.resource.resource} again (${firstLine(err)}); the ${this.resource.noun} index may be stale until it can`, { error: err });
           });
         }
       }

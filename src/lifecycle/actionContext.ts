@@ -48,6 +48,8 @@ export class ActionContext {
   /** Why the action is being abandoned (the first failure under `abandon`). */
   abandonCause: string | undefined;
   readonly failures: StepFailure[] = [];
+  /** --dry-run: the plan the dry_run step published (what the termination would have done). */
+  dryRunPlan: string | undefined;
   finish: Finish | undefined;
   /** Aborted when the action must stop at once: AWS no longer has it, or another replica took it over. */
   private readonly stopper = new AbortController();
@@ -67,7 +69,8 @@ export class ActionContext {
     private readonly phaseOrder: readonly ActionPhase[],
   ) {
     this.action = origin.action;
-    this.log = log;
+    // Every line of the action carries the Node and the phase as fields once they are known.
+    this.log = log.child(undefined, () => ({ node: this.node?.name, phase: this.phase }));
     this.receivedAtMs = origin.record?.receivedAtMs ?? origin.firstReceivedAtMs;
     this.deadlineMs = origin.record?.deadlineMs;
     const { signal, dispose } = linkedSignal([shutdown, this.stopper.signal]);

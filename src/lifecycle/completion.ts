@@ -18,7 +18,7 @@ export async function complete(deps: StepDeps, ctx: ActionContext, signal: Abort
   // at worst two replicas complete it and AWS rejects the second.
   const ownership = await store?.renew(action, 'completing', signal).catch((e: unknown) => {
     if (signal.aborted) throw e;
-    log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`);
+    log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`, { error: e });
     return 'renewed' as const;
   });
   if (ownership === 'lost') {

@@ -95,6 +95,7 @@ async function publishPlan(deps: StepDeps, planner: DrainPlanner, ctx: ActionCon
   const plan = lines.join('; ');
   log.info(`dry run for event ${action.requestId}: ${plan}`);
   ctx.publish(NodeEvents.dryRunPlan(plan));
+  ctx.dryRunPlan = plan;
   deps.metrics.dryRunPlans.inc({ outcome: unread.length > 0 ? 'partial' : 'complete' });
   deps.metrics.recordMessage('deleted', 'dry_run');
   ctx.finish = { settle: 'delete', releaseRecord: false };

@@ -51,7 +51,7 @@ export async function keepActionAlive(options: HeartbeatOptions): Promise<void> 
           }
           const delayMs = backoffDelayMs(attempt, retryCap);
           options.onBeat?.('retried');
-          log.warn(`failed to send heartbeat (${iteration}), retrying in ${(delayMs / 1000).toFixed(1)}s: ${describeError(e)}`);
+          log.warn(`failed to send heartbeat (${iteration}), retrying in ${(delayMs / 1000).toFixed(1)}s: ${describeError(e)}`, { error: e });
           await sleep(delayMs, signal);
         }
       }

@@ -67,7 +67,7 @@ function instanceVpc(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): P
       return await retryUntil(() => instances.describeInstance(ctx.action.instanceId, signal), signal, { operation: 'ec2:DescribeInstances', log: ctx.log });
     } catch (e) {
       if (signal.aborted) throw e;
-      ctx.log.warn(`could not read instance ${ctx.action.instanceId} from EC2 (${describeError(e)}); its VPC is unknown`);
+      ctx.log.warn(`could not read instance ${ctx.action.instanceId} from EC2 (${describeError(e)}); its VPC is unknown`, { error: e });
       return undefined;
     }
   }).then((facts) => facts?.vpcId);

@@ -28,12 +28,12 @@ export async function resumeOrphanedActions(options: {
         if (registry.has(record.action) || signal.aborted) continue;
         log.info(`${record.action.instanceId}> found event ${record.action.requestId} in phase ${record.phase} ${record.holder ? `held by ${record.holder}, who stopped renewing it` : 'handed over'}; resuming it`);
         const p: Promise<void> = options.resume(record)
-          .catch((e: unknown) => log.error(`${record.action.instanceId}> resuming failed: ${describeError(e)}`))
+          .catch((e: unknown) => log.error(`${record.action.instanceId}> resuming failed: ${describeError(e)}`, { error: e, instanceId: record.action.instanceId }))
           .finally(() => resumed.delete(p));
         resumed.add(p);
       }
     } catch (e) {
-      if (!signal.aborted) log.warn(`could not look for orphaned actions (will retry): ${describeError(e)}`);
+      if (!signal.aborted) log.warn(`could not look for orphaned actions (will retry): ${describeError(e)}`, { error: e });
     }
     await sleep(everyMs, signal).catch(() => undefined);
   }

@@ -35,7 +35,7 @@ export async function keepOwnership(options: {
         written = phase;
       } catch (e) {
         if (signal.aborted) return;
-        log.warn(`could not renew ownership of the action (will retry): ${describeError(e)}`);
+        log.warn(`could not renew ownership of the action (will retry): ${describeError(e)}`, { error: e });
       }
     }
   } catch {

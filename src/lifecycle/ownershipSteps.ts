@@ -102,10 +102,10 @@ export async function settle(deps: StepDeps, ctx: ActionContext): Promise<StepOu
     // A Lease that cannot be deleted must not send a completed action back to the queue: the orphan scan will
     // find it, verification will see the instance gone, and it is deleted then.
     await withTimeout([], SETTLE_TIMEOUT_MS, (s) => store.release(action, s))
-      .catch((e: unknown) => log.warn(`could not delete the action's Lease (${describeError(e)}); the orphan scan will clean it up`));
+      .catch((e: unknown) => log.warn(`could not delete the action's Lease (${describeError(e)}); the orphan scan will clean it up`, { error: e }));
   } else if (store && finish.settle === 'hand-over') {
     await withTimeout([], SETTLE_TIMEOUT_MS, (s) => store.handOver(action, s))
-      .catch((e: unknown) => log.warn(`could not hand the action's Lease over (${describeError(e)}); another replica takes it when it expires`));
+      .catch((e: unknown) => log.warn(`could not hand the action's Lease over (${describeError(e)}); another replica takes it when it expires`, { error: e }));
   }
   let failed: unknown;
   await deps.registry.finish(action, (messages) => settleMessages(messages, finish)).catch((e: unknown) => { failed = e; });

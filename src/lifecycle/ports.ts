@@ -279,3 +279,44 @@ export interface ClusterScope {
   readonly clusterName: string | undefined;
   scopeOf(autoScalingGroupName: string, signal: AbortSignal): Promise<GroupScope>;
 }
+
+/** What a webhook is told about an action (--webhook-events). */
+export type NoticeEvent = 'received' | 'drained' | 'completed' | 'failed';
+export const NOTICE_EVENTS: readonly NoticeEvent[] = ['received', 'drained', 'completed', 'failed'];
+
+/** One notice about an action, as the action stood when the event happened. */
+export interface ActionNotice {
+  readonly event: NoticeEvent;
+  readonly action: LifecycleAction;
+  readonly nodeName: string | undefined;
+  /** completed, failed: the result the action was completed with; undefined when it could not be completed. */
+  readonly result: LifecycleActionResult | undefined;
+  /** failed: why. */
+  readonly cause: string | undefined;
+  /** The steps that failed and were worked around so far. */
+  readonly degradedSteps: readonly string[];
+  /** Seconds since the action was first received. */
+  readonly elapsedSeconds: number;
+  readonly atMs: number;
+  /** --dry-run: the plan (nothing was changed); its one notice is `received`. undefined otherwise. */
+  readonly dryRunPlan: string | undefined;
+}
+
+/**
+ * Sends notices (webhooks). Fire and forget: `send` returns at once and never throws; delivery, retries and
+ * failures (logs, metrics) are the notifier's. `flush` waits, bounded by its signal, for what is being delivered.
+ */
+export interface Notifier {
+  wants(event: NoticeEvent): boolean;
+  send(notice: ActionNotice): void;
+  flush(signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Which notices of an action were sent, recorded with the action's durable state (its Lease) before each is sent,
+ * so that no replica — nor this one after a restart — sends one twice. `already-recorded`: sent, or being sent when
+ * its sender died (not sent again); `not-owned`: this replica does not hold the action (any more).
+ */
+export interface NoticeLedger {
+  recordNotice(action: LifecycleAction, event: NoticeEvent, signal: AbortSignal): Promise<'recorded' | 'already-recorded' | 'not-owned'>;
+}

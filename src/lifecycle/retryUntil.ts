@@ -36,7 +36,7 @@ export async function retryUntil<T>(call: () => Promise<T>, signal: AbortSignal,
       if (!isTransient(e) || signal.aborted) throw e;
       options.onRetry?.(e, attempt);
       if (options.log && isReportableFailure(attempt)) {
-        options.log.warn(`${options.operation ?? 'a Kubernetes or AWS call'} has failed ${attempt} times in a row (${describeError(e)}); still retrying`);
+        options.log.warn(`${options.operation ?? 'a Kubernetes or AWS call'} has failed ${attempt} times in a row (${describeError(e)}); still retrying`, { error: e });
       }
       await sleep(backoffDelayMs(attempt, options.backoff ?? DEFAULT_BACKOFF), signal);
     }

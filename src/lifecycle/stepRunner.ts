@@ -3,7 +3,10 @@ import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
 import { describeError, isActionGone, isOwnershipLost } from './errors.js';
 import { linkedSignal } from './sleep.js';
-import { type FailureClass, POLICY_CONSEQUENCE, type Step, failureClass } from './step.js';
+import { type FailureClass, POLICY_CONSEQUENCE, type Step, type StepName, type StepOutcome, failureClass } from './step.js';
+
+/** How a step ended, for observers (the webhook notices): its outcome, or `failed` after its policy was applied. */
+export type StepEnding = StepOutcome['kind'] | 'failed';
 
 export interface StepRunnerOptions {
   readonly metrics: Metrics;
@@ -11,6 +14,8 @@ export interface StepRunnerOptions {
   readonly retryLaterSeconds: number;
   /** Visibility delay for the messages of an action another replica took over. */
   readonly lostReleaseDelaySeconds: number;
+  /** Told how each step ended (not when the action was stopped from outside); must return at once and not throw. */
+  readonly onStepEnded?: (step: StepName, ctx: ActionContext, ending: StepEnding) => void;
 }
 
 /**
@@ -45,24 +50,28 @@ async function runStep(step: Step<ActionContext>, ctx: ActionContext, options: S
   const endsAtMs = step.shareEndsAtMs({ nowMs: Date.now(), deadlineMs: ctx.deadlineMs });
   const share = linkedSignal([ctx.signal], endsAtMs === undefined ? undefined : endsAtMs - Date.now());
   const timer = options.metrics.phaseDuration.startTimer({ phase: step.name });
+  let ending: StepEnding;
   try {
     const outcome = await step.run(ctx, share.signal, endsAtMs);
-    if (outcome.kind === 'degraded') recordFailure(step, ctx, outcome.failureClass, outcome.cause, options);
+    ending = outcome.kind;
+    if (outcome.kind === 'degraded') recordFailure(step, ctx, outcome.failureClass, outcome.cause, options, { name: 'StepDegraded', message: outcome.cause });
     else if (outcome.kind === 'skipped') ctx.log.debug(`step ${step.name} skipped: ${outcome.why}`);
   } catch (e) {
     if (ctx.signal.aborted && !final) {
       stopped(ctx, options);
       return;
     }
-    recordFailure(step, ctx, failureClass(e, share.signal.aborted), share.signal.aborted ? `no time left in its share of the deadline (${describeError(e)})` : describeError(e), options);
+    recordFailure(step, ctx, failureClass(e, share.signal.aborted), share.signal.aborted ? `no time left in its share of the deadline (${describeError(e)})` : describeError(e), options, e);
+    ending = 'failed';
   } finally {
     share.dispose();
     timer();
   }
+  options.onStepEnded?.(step.name, ctx, ending);
 }
 
 /** Records a step's failure (log, metric, Event on the Node) and applies the step's policy. */
-function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: FailureClass, cause: string, options: StepRunnerOptions): void {
+function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: FailureClass, cause: string, options: StepRunnerOptions, error: unknown): void {
   const policy = step.onFailure;
   ctx.failures.push({ step: step.name, failureClass: failure, cause });
   options.metrics.stepFailures.inc({ step: step.name, class: failure, policy });
@@ -71,29 +80,30 @@ function recordFailure(step: Step<ActionContext>, ctx: ActionContext, failure: F
     : `${POLICY_CONSEQUENCE[policy]}; the node is still drained before the instance is released`;
   ctx.publish(NodeEvents.lifecycleStepFailed(step.name, failure, cause, consequence));
   const line = `step ${step.name} failed (${failure}): ${cause}; ${consequence}`;
+  const fields = { step: step.name, failureClass: failure, policy, error };
   switch (policy) {
     case 'release-message':
-      if (failure === 'transient' || failure === 'timeout') ctx.log.warn(line);
-      else ctx.log.error(line);
+      if (failure === 'transient' || failure === 'timeout') ctx.log.warn(line, fields);
+      else ctx.log.error(line, fields);
       options.metrics.recordMessage('left_for_redelivery', `${step.name}_${failure}`);
       ctx.finish = { settle: 'release', delaySeconds: options.retryLaterSeconds };
       return;
     case 'degrade-and-continue':
-      ctx.log.warn(line);
+      ctx.log.warn(line, fields);
       return;
     case 'abandon':
-      ctx.log.error(line);
+      ctx.log.error(line, fields);
       ctx.result = 'ABANDON';
       ctx.abandonCause ??= `${step.name}: ${cause}`;
       return;
     case 'leave-to-aws':
-      ctx.log.error(line);
+      ctx.log.error(line, fields);
       options.metrics.recordEventFinished('failed', (Date.now() - ctx.receivedAtMs) / 1000);
       options.metrics.recordMessage('processed', 'completion_failed');
       ctx.finish = { settle: 'delete', releaseRecord: true };
       return;
     case 'log-and-continue':
-      ctx.log.warn(line);
+      ctx.log.warn(line, fields);
   }
 }
 

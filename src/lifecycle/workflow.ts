@@ -3,6 +3,7 @@ import { ActionContext, type ActionOrigin } from './actionContext.js';
 import type { ActionMessage } from './actionRegistry.js';
 import { ActionGoneError, OwnershipLostError } from './errors.js';
 import { keepActionAlive } from './heartbeat.js';
+import type { ActionNotices } from './notices.js';
 import { excerpt, parseLifecycleMessage } from './message.js';
 import { keepOwnership } from './ownership.js';
 import type { ActionPhase, ActionRecord, EventRecorder, QueueMessage } from './ports.js';
@@ -20,6 +21,8 @@ export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
   readonly queueHasRedrivePolicy: boolean;
   /** Aborted on SIGTERM: actions stop at a safe point and hand their messages and ownership back. */
   readonly shutdown: AbortSignal;
+  /** Webhook notices (received, drained, completed, failed) from how the steps end; undefined sends none. */
+  readonly notices?: Pick<ActionNotices, 'stepEnded'> | undefined;
 }
 
 const SETTLE_TIMEOUT_MS = 15_000;
@@ -91,6 +94,7 @@ export class LifecycleWorkflow {
       await runSteps(this.steps, ctx, {
         metrics, retryLaterSeconds: config.retryLaterSeconds,
         lostReleaseDelaySeconds: Math.max(30, 2 * (store?.leaseDurationSeconds ?? 15)),
+        onStepEnded: this.deps.notices?.stepEnded,
       });
     } finally {
       await ctx.stopKeepAlive();
@@ -107,7 +111,7 @@ export class LifecycleWorkflow {
     ctx.keepAlive((signal) => keepActionAlive({
       action, intervalMs: (hook.heartbeatTimeoutSeconds * 1000) / 2, autoScaling, log, signal,
       onGone: () => ctx.stopNow(new ActionGoneError(action.instanceId)), onBeat: (result) => metrics.heartbeats.inc({ result }),
-    }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`)));
+    }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`, { error: e })));
     if (store) {
       ctx.keepAlive((signal) => keepOwnership({
         action, store, heartbeatTimeoutSeconds: hook.heartbeatTimeoutSeconds, currentPhase: () => ctx.phase ?? 'verified', log, signal,

@@ -45,7 +45,7 @@ export class CallBudget {
         const delayMs = backoffDelayMs(attempt, this.config.backoff);
         if (e.throttled) bucket.pause(this.nowMs() + delayMs);
         if (isReportableFailure(attempt)) {
-          this.config.log?.warn(`${operation} has failed ${attempt} times in a row (${describeError(e)}); still retrying`);
+          this.config.log?.warn(`${operation} has failed ${attempt} times in a row (${describeError(e)}); still retrying`, { error: e });
         }
         onRetry?.(e, delayMs);
         await sleep(delayMs, signal);

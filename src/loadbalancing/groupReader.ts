@@ -54,7 +54,7 @@ export async function readTargetGroup(deps: GroupReaderDeps, arn: string, known:
       log.warn(`could not read target group ${name} within ${deps.timeoutMs / 1000}s (${seen}); it is read again later, and the events whose instance might be in it report it`);
       throw new GroupReadError(name, `no answer within ${deps.timeoutMs / 1000}s (${seen})`, 'timeout');
     }
-    log.warn(`could not read target group ${name}: ${describeError(e)}`);
+    log.warn(`could not read target group ${name}: ${describeError(e)}`, { error: e });
     throw new GroupReadError(name, describeError(e), failureClass(e, false));
   }
 }

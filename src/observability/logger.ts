@@ -1,11 +1,19 @@
 /**
- * Logging. Text format looks like upstream's logrus lines (`time="…" level=info msg="…"`), with per-action lines
- * prefixed `<instance-id>> `; JSON format keeps the same facts as fields. Messages never contain whole SQS bodies
- * or lifecycle action tokens at info level.
+ * Logging. Text format looks like upstream's logrus lines (`time="…" level=info msg="…"`, per-action lines prefixed
+ * `<instance-id>> `) followed by the line's fields as `key=value`; JSON format is one object per line with the same
+ * facts as fields. Either way the fields aggregators filter on are fields, not words inside `msg`: `instanceId`,
+ * `requestId`, `asg`, `node`, `phase` (set once on an action's logger) and `error` (`{name, message}`; in text
+ * `error.name=… error.message=…`). Messages never contain whole SQS bodies or lifecycle action tokens at info level.
  */
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type LogFormat = 'text' | 'json';
-export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
+/**
+ * A line's fields. Values are strings, numbers or booleans; an Error (any thrown value under `error`) becomes
+ * `{name, message}`; a plain object becomes nested fields (`config.region=…` in text). Undefined values are left out.
+ */
+export type LogFields = Readonly<Record<string, unknown>>;
+/** Fields computed when a line is written (e.g. the phase an action is in now). */
+export type LogFieldSource = LogFields | (() => LogFields);
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
@@ -13,7 +21,7 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   /** A logger whose text lines start with `prefix> ` and whose lines all carry `fields`. */
-  child(prefix: string | undefined, fields?: LogFields): Logger;
+  child(prefix: string | undefined, fields?: LogFieldSource): Logger;
 }
 
 const SEVERITY: Record<LogLevel, number> = { debug: 0, info: 1, warning: 2, error: 3 };
@@ -43,35 +51,67 @@ export function createLogger(options: LoggerOptions): Logger {
   const now = options.now ?? (() => new Date());
   const min = SEVERITY[options.level];
 
-  const make = (prefix: string, base: LogFields): Logger => {
+  const make = (prefix: string, sources: readonly LogFieldSource[]): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
       if (SEVERITY[level] < min) return;
-      const all = fields ? { ...base, ...fields } : base;
-      write(options.format === 'json' ? jsonLine(now(), level, msg, all) : textLine(now(), level, prefix + msg, all));
+      const all: Record<string, unknown> = {};
+      for (const source of sources) Object.assign(all, typeof source === 'function' ? source() : source);
+      if (fields) Object.assign(all, fields);
+      // The prefix (`i-0abc> `) is for reading text; in JSON the instance is the instanceId field.
+      write(formatLine(options.format, now(), level, options.format === 'json' ? msg : prefix + msg, all));
     };
     return {
       debug: (m, f) => emit('debug', m, f),
       info: (m, f) => emit('info', m, f),
       warn: (m, f) => emit('warning', m, f),
       error: (m, f) => emit('error', m, f),
-      child: (p, f) => make(p ? `${prefix}${p}> ` : prefix, { ...base, ...f }),
+      child: (p, f) => make(p ? `${prefix}${p}> ` : prefix, f ? [...sources, f] : sources),
     };
   };
-  return make('', {});
+  return make('', []);
 }
 
-function textLine(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
+/** One log line in `format`; `fatal` is for the last line of a process that cannot go on. */
+export function formatLine(format: LogFormat, time: Date, level: LogLevel | 'fatal', msg: string, fields: LogFields = {}): string {
+  return format === 'json' ? jsonLine(time, level, msg, fields) : textLine(time, level, msg, fields);
+}
+
+function textLine(time: Date, level: string, msg: string, fields: LogFields): string {
   let line = `time="${time.toISOString().replace(/\.\d{3}Z$/u, 'Z')}" level=${level} msg=${quote(msg)}`;
-  for (const [k, v] of Object.entries(fields)) {
-    if (v !== undefined && k !== 'instanceId') line += ` ${k}=${quote(String(v))}`;
-  }
+  for (const [k, v] of flatten('', structured(fields))) line += ` ${k}=${quote(v)}`;
   return line;
 }
 
-function jsonLine(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
-  const record: Record<string, unknown> = { time: time.toISOString(), level, msg };
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) record[k] = v;
-  return JSON.stringify(record);
+function jsonLine(time: Date, level: string, msg: string, fields: LogFields): string {
+  return JSON.stringify({ time: time.toISOString(), level, msg, ...structured(fields) });
+}
+
+/** Fields as JSON-ready values: errors as {name, message}, undefined left out. */
+function structured(fields: LogFields): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out[k] = k === 'error' || v instanceof Error ? errorFields(v) : v;
+  }
+  return out;
+}
+
+/** `{name, message}` of a thrown value: the error's class name and the first line of its message. */
+export function errorFields(e: unknown): { name: string; message: string } {
+  if (e instanceof Error) return { name: e.name, message: firstLine(e.message) };
+  const o = e as { name?: unknown; message?: unknown } | null;
+  if (typeof o?.name === 'string' && typeof o.message === 'string') return { name: o.name, message: firstLine(o.message) };
+  return { name: typeof e, message: String(e) };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? '';
+}
+
+function flatten(prefix: string, value: unknown): [string, string][] {
+  if (value === null || typeof value !== 'object') return prefix ? [[prefix, String(value)]] : [];
+  if (Array.isArray(value)) return [[prefix, value.map(String).join(',')]];
+  return Object.entries(value).flatMap(([k, v]) => (v === undefined ? [] : flatten(prefix ? `${prefix}.${k}` : k, v)));
 }
 
 function quote(s: string): string {

@@ -8,6 +8,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const NS = 'lifecycle_manager';
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400];
 
+/** What became of a webhook notice (--webhook-url). */
+export type WebhookOutcome = 'delivered' | 'failed' | 'not_recorded' | 'suppressed' | 'dropped';
+
 export type MessageOutcome = 'processed' | 'deleted' | 'left_for_redelivery' | 'released' | 'duplicate';
 
 export class Metrics {
@@ -29,6 +32,12 @@ export class Metrics {
   readonly successfulLbDeregisters = this.counter('successful_lb_deregister_total', 'indicates the sum of all events that succeeded to deregister loadbalancer');
   readonly failedLbDeregisters = this.counter('failed_lb_deregister_total', 'indicates the sum of all events that failed to deregister loadbalancer.');
 
+  // The same three gauges under names that promtool's lint accepts: a `_count` suffix belongs to histograms and
+  // summaries. They read the upstream gauges when scraped, so both names always agree.
+  readonly terminatingInstancesNow = this.mirror('terminating_instances', 'Instances whose termination is being processed now (lifecycle_manager_terminating_instances_count, named for promtool\'s lint).', this.terminatingInstances);
+  readonly drainingInstancesNow = this.mirror('draining_instances', 'Instances being drained now (lifecycle_manager_draining_instances_count, named for promtool\'s lint).', this.drainingInstances);
+  readonly deregisteringInstancesNow = this.mirror('deregistering_instances', 'Instances being deregistered from load balancers now (lifecycle_manager_deregistering_instances_count, named for promtool\'s lint).', this.deregisteringInstances);
+
   // New series.
   readonly messages = new Counter({ name: `${NS}_messages_total`, help: 'SQS messages by what was done with them and why.', labelNames: ['outcome', 'reason'] as const, registers: [this.registry] });
   readonly lifecycleActionsCompleted = new Counter({ name: `${NS}_lifecycle_actions_completed_total`, help: 'CompleteLifecycleAction calls by result (CONTINUE, ABANDON) and whether AWS still had the action (completed, gone).', labelNames: ['result', 'status'] as const, registers: [this.registry] });
@@ -45,6 +54,8 @@ export class Metrics {
   readonly apiErrors = new Counter({ name: `${NS}_api_errors_total`, help: 'Failed AWS and Kubernetes API requests, each attempt (those retried included), by api (aws, kubernetes), operation and code (HTTP status, timeout, network).', labelNames: ['api', 'operation', 'code'] as const, registers: [this.registry] });
   readonly kubeCalls = new Counter({ name: `${NS}_kube_api_calls_total`, help: 'Kubernetes API requests, by verb and resource.', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
   readonly lbDeregistrationWait = new Histogram({ name: `${NS}_lb_deregistration_wait_seconds`, help: 'Time from deregistering a target until the load balancer reported it gone or unused.', labelNames: ['type'] as const, buckets: [1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600], registers: [this.registry] });
+  readonly webhookDeliveries = new Counter({ name: `${NS}_webhook_deliveries_total`, help: 'Webhook notices by event (received, drained, completed, failed) and outcome: delivered (a 2xx answer), failed (a 4xx answer, the retries within --webhook-delivery-timeout spent, or a template that failed to render), not_recorded (its record could not be written in the action\'s Lease: not sent rather than risk a duplicate), suppressed (already recorded for the action: sent before a restart or by another replica), dropped (shutting down, or too many waiting).', labelNames: ['event', 'outcome'] as const, registers: [this.registry] });
+  readonly webhookFailedAttempts = new Counter({ name: `${NS}_webhook_failed_attempts_total`, help: 'Webhook POST attempts that failed, by event and code (HTTP status, timeout, network), the retried ones included.', labelNames: ['event', 'code'] as const, registers: [this.registry] });
 
   private successCount = 0;
   private successSeconds = 0;
@@ -77,6 +88,15 @@ export class Metrics {
 
   private gauge(name: string, help: string): Gauge {
     return new Gauge({ name: `${NS}_${name}`, help, registers: [this.registry] });
+  }
+
+  private mirror(name: string, help: string, source: Gauge): Gauge {
+    return new Gauge({
+      name: `${NS}_${name}`, help, registers: [this.registry],
+      async collect() {
+        this.set((await source.get()).values[0]?.value ?? 0);
+      },
+    });
   }
 
   private counter(name: string, help: string): Counter {

@@ -71,7 +71,7 @@ export class MessageLease {
           await this.queue.changeVisibility(this.receiptHandle, this.visibilityTimeoutSeconds, this.stop.signal);
         } catch (e) {
           if (isAbort(e) && this.stop.signal.aborted) return;
-          this.log.warn(`failed to extend visibility of message ${this.message.messageId}: ${describeError(e)}`);
+          this.log.warn(`failed to extend visibility of message ${this.message.messageId}: ${describeError(e)}`, { error: e });
         }
       }
     } catch {

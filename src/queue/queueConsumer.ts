@@ -143,7 +143,7 @@ export class QueueConsumer {
     const lease = new MessageLease(message, this.queue, this.config.visibilityTimeoutSeconds, this.log);
     this.leases.set(message.messageId, lease);
     const handled: Promise<void> = this.handler(message, lease)
-      .catch((e: unknown) => this.log.error(`unexpected error handling message ${message.messageId}: ${describeError(e)}`))
+      .catch((e: unknown) => this.log.error(`unexpected error handling message ${message.messageId}: ${describeError(e)}`, { error: e }))
       .finally(() => {
         lease.close();
         if (this.leases.get(message.messageId) === lease) this.leases.delete(message.messageId);

@@ -55,6 +55,20 @@ describe('doctor', () => {
     expect(run.errorLines).toEqual([expect.stringMatching(new RegExp(`^lifecycle-manager: doctor: \\d+ checks: \\d+ passed, ${KUBE.length} failed, 1 skipped; see the fixes above$`, 'u'))]);
   });
 
+  it('--output json: the same checks as one JSON object on stdout, for scripts; exit code 1 when one failed', async () => {
+    const i = await enrolled();
+    const run = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--target-scaling-groups', i.groups.join(','), '--local-mode', info.limitedKubeconfigPath, '--output', 'json');
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as { ok: boolean; summary: Record<string, number>; checks: { check: string; status: string; detail: string; fix?: string }[] };
+    expect(report.ok).toBe(false);
+    expect(report.checks.filter((c) => c.status === 'fail').map((c) => c.check)).toEqual(KUBE.map((p) => `RBAC: ${describePermission(p)}`));
+    expect(report.checks.find((c) => c.check === 'RBAC: delete nodes')?.fix).toBe('add {apiGroups: [""], resources: ["nodes"], verbs: ["delete"]} to the ClusterRole bound to kubeconfig context \'limited\' (the chart\'s rules: deploy/helm/lifecycle-manager/files/clusterrole-rules.yaml)');
+    expect(report.summary).toEqual({ checks: report.checks.length, passed: report.checks.length - KUBE.length - 1, failed: KUBE.length, skipped: 1 });
+    expect(run.errorLines).toEqual([expect.stringMatching(new RegExp(`^lifecycle-manager: doctor: \\d+ checks: \\d+ passed, ${KUBE.length} failed, 1 skipped$`, 'u'))]);
+    const bad = await cli('doctor', '--region', REGION, '--queue-name', i.queue, '--output', 'yaml');
+    expect([bad.code, bad.errorLines]).toEqual([1, ['lifecycle-manager: --output must be table or json, got "yaml"']]);
+  });
+
   it('fails exactly the one verb missing from an otherwise complete ClusterRole, with the rule to add', async () => {
     const i = await enrolled();
     const admin = adminKubeConfig(info);

@@ -189,6 +189,16 @@ describe('the drain plan', () => {
     expect(planned.stdout).toContain(`✗  pod ${world.namespace}/bare: no controller owns it: once evicted it is not recreated anywhere [no-controller]`);
     expect(planned.stdout).toContain(`✗  pod ${world.namespace}/scratch: uses emptyDir local storage: its data is lost with the node [local-storage]`);
     expect(planned.errorLines).toEqual([`lifecycle-manager: doctor: node ${victim!.nodeName}: 3 drain plan problems; see above`]);
+    // --output json: the same plan as one JSON object on stdout (nothing else there), for scripts.
+    const json = await runCli(f.info.repoRoot, ['doctor', '--node', victim!.nodeName, '--local-mode', f.info.serviceKubeconfigPath, '--output', 'json'], {});
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout) as { ok: boolean; node: string; tiers: { tier: string; pods: string[] }[]; problems: { kind: string; pod: string }[] };
+    expect([report.ok, report.node]).toEqual([false, victim!.nodeName]);
+    expect(report.tiers.map((t) => [t.tier, [...t.pods].sort()])).toEqual([['non-critical', ['bare', 'guarded', 'scratch'].map((n) => `${world.namespace}/${n}`)]]);
+    expect(report.problems.map((p) => `${p.pod} ${p.kind}`).sort()).toEqual([
+      `${world.namespace}/bare no-controller`, `${world.namespace}/guarded pdb-allows-no-disruption`, `${world.namespace}/scratch local-storage`,
+    ]);
+    expect(json.errorLines).toEqual([`lifecycle-manager: doctor: node ${victim!.nodeName}: 3 drain plan problems`]);
     const clean = await doctor(calm!.nodeName);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toContain('✓  nothing known blocks the drain');

@@ -60,7 +60,8 @@ export function motoAwsEnv(endpoint: string): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_EC2_METADATA_DISABLED: 'true',
-    // Node 20 is supported here; the SDK's notice about its future Node 22 requirement is noise in test logs.
+    // On Node 20 the SDK's notice about its future Node 22 requirement is noise in test logs (cliConventions.test.ts
+    // checks that users get it as a log line).
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }

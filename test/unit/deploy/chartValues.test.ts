@@ -35,9 +35,40 @@ describe('the chart\'s values.yaml', () => {
     expect(differing).toEqual([]);
   });
 
+  it('names a home, sources and icon only where package.json says the project lives (none yet: no made-up URL)', () => {
+    const chart = k8s.loadYaml<{ home?: string; sources?: string[]; icon?: string }>(chartFile('Chart.yaml'));
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { repository?: { url?: string } | string };
+    const repository = (typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url)?.replace(/^git\+/u, '').replace(/\.git$/u, '');
+    if (!repository) {
+      expect([chart.home, chart.sources, chart.icon]).toEqual([undefined, undefined, undefined]);
+    } else {
+      expect(chart.home).toBe(repository);
+      expect(chart.sources).toContain(repository);
+    }
+  });
+
   it('ships the version of package.json as the chart\'s appVersion', () => {
     const chart = k8s.loadYaml<{ appVersion: string }>(chartFile('Chart.yaml'));
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
     expect(chart.appVersion).toBe(pkg.version);
+  });
+});
+
+describe('the chart\'s generated files (npm run docs)', () => {
+  it('values.schema.json and README.md are a fresh render of SERVE_FLAGS, files/alerts.yaml and values.yaml', async () => {
+    // @ts-expect-error -- plain JavaScript module without type declarations
+    const { chartReadme, readAlerts, valuesSchemaJson } = (await import('../../../scripts/chart-docs.mjs')) as Record<string, (...a: unknown[]) => unknown>;
+    const modules = { flags: SERVE_FLAGS, alerts: readAlerts() };
+    expect(chartFile('values.schema.json'), 'values.schema.json is stale: run npm run docs').toBe(valuesSchemaJson(modules));
+    expect(chartFile('README.md'), 'the chart README is stale: run npm run docs').toBe(chartReadme(modules));
+  });
+
+  it('types every serve flag with its bounds, and refuses unknown ones', () => {
+    const schema = JSON.parse(chartFile('values.schema.json')) as { properties: { flags: { properties: Record<string, unknown>; additionalProperties: unknown } } };
+    expect(Object.keys(schema.properties.flags.properties).sort()).toEqual(SERVE_FLAGS.map((f) => f.name).sort());
+    expect(schema.properties.flags.additionalProperties).toBe(false);
+    const pollingInterval = JSON.stringify(schema.properties.flags.properties['polling-interval']);
+    expect(pollingInterval).toContain('"minimum":0');
+    expect(pollingInterval).toContain('"maximum":20');
   });
 });

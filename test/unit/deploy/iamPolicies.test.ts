@@ -63,6 +63,8 @@ function reachableFrom(entry: string): string[] {
     for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'(\.[^']+)\.js';/gmsu)) {
       if (!m[1]) queue.push(resolve(dirname(file), `${m[2]}.ts`));
     }
+    // Commands load their implementation when they run (`await import('./enrollAction.js')`): reachable too.
+    for (const m of text.matchAll(/\bimport\('(\.[^']+)\.js'\)/gu)) queue.push(resolve(dirname(file), `${m[1]}.ts`));
   }
   return [...seen];
 }

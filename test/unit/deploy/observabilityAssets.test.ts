@@ -14,9 +14,9 @@ const read = (path: string): string => readFileSync(new URL(path, root), 'utf8')
 const registry = new Metrics().registry;
 const SERIES_NAME = /\b(?:lifecycle_manager|process|nodejs)_[a-z0-9_]+/gu;
 
-interface AlertRule { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-const alerts = k8s.loadYaml<{ name: string; rules: AlertRule[] }[]>(read('deploy/helm/lifecycle-manager/files/prometheus-rules.yaml'))
-  .flatMap((g) => g.rules);
+interface Alert { alert: string; expr: string; runbook: string; summary: string; description: string }
+const alerts = k8s.loadYaml<Alert[]>(read('deploy/helm/lifecycle-manager/files/alerts.yaml'));
+const alertSettings = k8s.loadYaml<{ prometheusRule: { alerts: Record<string, { severity?: string }> } }>(read('deploy/helm/lifecycle-manager/values.yaml')).prometheusRule.alerts;
 const dashboard = JSON.parse(read('deploy/grafana/lifecycle-manager.json')) as { panels: { targets?: { expr: string }[] }[] };
 const dashboardExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 
@@ -33,14 +33,17 @@ function problems(expr: string): string[] {
     const base = name.replace(/_(bucket|sum|count)$/u, '');
     if (base === name || histogram(base) === undefined) out.push(`${name} is not exported`);
   }
-  for (const m of expr.matchAll(/([a-z_]+)_bucket\{[^}]*le="([^"]+)"/gu)) {
+  // le="60", or le=~"60|60\\.0" (Prometheus 2 and 3 spell the bucket differently): every spelling must be a bucket.
+  for (const m of expr.matchAll(/([a-z_]+)_bucket\{[^}]*le=~?"([^"]+)"/gu)) {
     const bounds = histogram(m[1]!)?.upperBounds ?? [];
-    if (!bounds.includes(Number(m[2]))) out.push(`${m[1]} has no bucket le="${m[2]}" (buckets: ${bounds.join(', ')})`);
+    for (const le of m[2]!.replaceAll('\\\\', '\\').split('|').map((v) => v.replace('\\.', '.'))) {
+      if (!bounds.includes(Number(le))) out.push(`${m[1]} has no bucket le="${le}" (buckets: ${bounds.join(', ')})`);
+    }
   }
   return out;
 }
 
-describe('the shipped alerts (files/prometheus-rules.yaml)', () => {
+describe('the shipped alerts (files/alerts.yaml)', () => {
   it('cover failed hooks, ABANDONs, heartbeat failures and a close hook deadline', () => {
     const exprs = alerts.map((a) => a.expr).join('\n');
     for (const needle of ['lifecycle_manager_failed_events_total', 'result="ABANDON"', 'result="retried"', 'result="gone"', 'lifecycle_manager_hook_deadline_margin_seconds_bucket']) {
@@ -52,11 +55,17 @@ describe('the shipped alerts (files/prometheus-rules.yaml)', () => {
     expect(alerts.flatMap((a) => problems(a.expr).map((p) => `${a.alert}: ${p}`))).toEqual([]);
   });
 
-  it('each have a severity and a summary', () => {
+  it('each have a severity, a summary and a runbook: a section of docs/runbooks.md that says what to do', () => {
+    const runbooks = read('docs/runbooks.md');
+    const anchors = [...runbooks.matchAll(/^## (.+)$/gmu)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/gu, '').replaceAll(' ', '-'));
     for (const a of alerts) {
-      expect(a.labels?.['severity'], a.alert).toMatch(/^(warning|critical)$/u);
-      expect(a.annotations?.['summary'], a.alert).toBeTruthy();
+      expect(alertSettings[a.alert]?.severity, a.alert).toMatch(/^(warning|critical)$/u);
+      expect(a.summary, a.alert).toBeTruthy();
+      expect(anchors, `docs/runbooks.md needs a section "## ${a.alert}"`).toContain(a.runbook);
+      const section = runbooks.split(/^## /mu).find((t) => t.startsWith(a.alert)) ?? '';
+      expect(section, a.alert).toMatch(/\*\*What to do\*\*/u);
     }
+    expect(Object.keys(alertSettings).sort()).toEqual(alerts.map((a) => a.alert).sort());
   });
 });
 

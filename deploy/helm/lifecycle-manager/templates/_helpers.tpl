@@ -28,6 +28,41 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: lifecycle-manager
+{{- with .Values.additionalLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* A metadata `annotations:` block (indented for metadata) of .Values.additionalAnnotations and the object's own; nothing when both are empty. */}}
+{{- define "lifecycle-manager.annotations" -}}
+{{- $all := merge (deepCopy (default (dict) .own)) (deepCopy (default (dict) .root.Values.additionalAnnotations)) -}}
+{{- with $all }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/* PromQL matchers of this release's series: prometheusRule.selector, or its namespace and its Deployment's pods. */}}
+{{- define "lifecycle-manager.seriesSelector" -}}
+{{- if .Values.prometheusRule.selector -}}
+{{- .Values.prometheusRule.selector -}}
+{{- else -}}
+{{- printf "namespace=%q,pod=~%q" .Release.Namespace (printf "%s-[a-z0-9]+-[a-z0-9]+" (include "lifecycle-manager.fullname" .)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The affinity of the pods: .Values.affinity, with the podAntiAffinity option merged in. */}}
+{{- define "lifecycle-manager.affinity" -}}
+{{- $affinity := deepCopy (default (dict) .Values.affinity) -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "lifecycle-manager.selectorLabels" . | fromYaml)) -}}
+{{- if eq .Values.podAntiAffinity "required" -}}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) -}}
+{{- else if eq .Values.podAntiAffinity "preferred" -}}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) -}}
+{{- end -}}
+{{- with $affinity }}
+{{- toYaml . }}
+{{- end }}
 {{- end -}}
 
 {{- define "lifecycle-manager.serviceAccountName" -}}
@@ -69,6 +104,26 @@ app.kubernetes.io/part-of: lifecycle-manager
 {{- range $name, $value := .Values.flags }}
 {{- if not (or (kindIs "invalid" $value) (and (kindIs "string" $value) (eq $value ""))) }}
 - {{ printf "--%s=%s" $name (include "lifecycle-manager.flagValue" $value) | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.webhook }}
+{{- if .urlSecret.name }}
+{{- if or (index $.Values.flags "webhook-url") (index $.Values.flags "webhook-url-file") }}
+{{- fail "webhook.urlSecret sets --webhook-url-file: leave flags.webhook-url and flags.webhook-url-file empty" }}
+{{- end }}
+- {{ printf "--webhook-url-file=/etc/lifecycle-manager/webhook/url/%s" .urlSecret.key | quote }}
+{{- end }}
+{{- if .headersSecret.name }}
+{{- if index $.Values.flags "webhook-headers-file" }}
+{{- fail "webhook.headersSecret sets --webhook-headers-file: leave flags.webhook-headers-file empty" }}
+{{- end }}
+- {{ printf "--webhook-headers-file=/etc/lifecycle-manager/webhook/headers/%s" .headersSecret.key | quote }}
+{{- end }}
+{{- if .template }}
+{{- if index $.Values.flags "webhook-template" }}
+{{- fail "webhook.template sets --webhook-template: leave flags.webhook-template empty" }}
+{{- end }}
+- "--webhook-template=/etc/lifecycle-manager/webhook/template/body.liquid"
 {{- end }}
 {{- end }}
 {{- range .Values.extraArgs }}
