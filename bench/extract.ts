@@ -59,12 +59,15 @@ export interface LogTimes {
   readonly deregistrationDoneAtMs: Map<string, number>;
   /** Per instance and target group name: when the service logged that group's targets gone. */
   readonly targetGroupDoneAtMs: Map<string, Map<string, number>>;
+  /** Per instance: how long discovery took (`found N load balancers holding the instance in S s`), ms. */
+  readonly discoveryMs: Map<string, number>;
 }
 
 /** Reads the service's JSON log (`--log-format json`: ISO times with milliseconds). */
 export function logTimes(logFile: string): LogTimes {
   const deregistrationDoneAtMs = new Map<string, number>();
   const targetGroupDoneAtMs = new Map<string, Map<string, number>>();
+  const discoveryMs = new Map<string, number>();
   for (const line of readFileSync(logFile, 'utf8').split('\n')) {
     if (!line.startsWith('{')) continue;
     let entry: { time?: string; msg?: string; instanceId?: string };
@@ -78,6 +81,8 @@ export function logTimes(logFile: string): LogTimes {
     if (/^deregistered from \d+ target groups and \d+ classic load balancers$/u.test(entry.msg)) {
       deregistrationDoneAtMs.set(entry.instanceId, at);
     }
+    const found = /^found \d+ load balancers holding the instance in ([\d.]+)s$/u.exec(entry.msg);
+    if (found) discoveryMs.set(entry.instanceId, Math.round(Number(found[1]) * 1000));
     const group = /^deregistered \S+ from target group (\S+) after [\d.]+s$/u.exec(entry.msg);
     if (group) {
       const byGroup = targetGroupDoneAtMs.get(entry.instanceId) ?? new Map<string, number>();
@@ -85,5 +90,5 @@ export function logTimes(logFile: string): LogTimes {
       targetGroupDoneAtMs.set(entry.instanceId, byGroup);
     }
   }
-  return { deregistrationDoneAtMs, targetGroupDoneAtMs };
+  return { deregistrationDoneAtMs, targetGroupDoneAtMs, discoveryMs };
 }

@@ -7,12 +7,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runScenario } from './runScenario.js';
-import { SCENARIOS, SCENARIO_NAMES, type ScenarioName, resultsCheck } from './scenarios.js';
+import { SCENARIOS, SCENARIO_NAMES, type ScenarioName, type ScenarioReport, independenceCheck, resultsCheck } from './scenarios.js';
 import { summaryTable } from './summary.js';
 
 const EXIT_BUDGET = 1;
 const EXIT_ERROR = 2;
-const USAGE = 'usage: npm run bench -- [--scenario S1|S2|S3|all]';
+const USAGE = `usage: npm run bench -- [--scenario ${SCENARIO_NAMES.join('|')}|all]`;
 
 function parseArgs(argv: readonly string[]): { scenarios: ScenarioName[]; child: boolean } {
   let scenario = 'all';
@@ -25,7 +25,9 @@ function parseArgs(argv: readonly string[]): { scenarios: ScenarioName[]; child:
     else throw new UsageError(`unknown argument ${a}`);
   }
   if (scenario === 'all') return { scenarios: [...SCENARIO_NAMES], child };
-  if (!(SCENARIO_NAMES as readonly string[]).includes(scenario)) throw new UsageError(`--scenario must be S1, S2, S3 or all, not "${scenario}"`);
+  if (!(SCENARIO_NAMES as readonly string[]).includes(scenario)) throw new UsageError(`--scenario must be ${SCENARIO_NAMES.join(', ')} or all, not "${scenario}"`);
+  // S5's budget on ELB calls per minute compares it with S5b: one does not run without the other.
+  if (!child && scenario === 'S5') return { scenarios: ['S5', 'S5b'], child };
   return { scenarios: [scenario as ScenarioName], child };
 }
 
@@ -48,15 +50,21 @@ async function runChild(name: ScenarioName): Promise<number> {
   return exceeded.length > 0 ? EXIT_BUDGET : 0;
 }
 
-/** Runs each scenario as `node bench/main.js --child --scenario X`, one after the other, bounded. */
+/**
+ * Runs each scenario as `node bench/main.js --child --scenario X`, one after the other, bounded; passes their JSON
+ * through and, once S5 and S5b both ran, checks the budget that compares them.
+ */
 async function runAll(names: readonly ScenarioName[]): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const failed: string[] = [];
+  const reports = new Map<string, ScenarioReport>();
   let code = 0;
   for (const name of names) {
     const child: ChildProcess = spawn(process.execPath, [self, '--child', '--scenario', name], {
-      stdio: 'inherit', detached: true, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['inherit', 'pipe', 'inherit'], detached: true, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString('utf8'); process.stdout.write(chunk); });
     const killGroup = (): void => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } };
     process.once('exit', killGroup);
     const timer = setTimeout(killGroup, SCENARIOS[name].timeoutMs + 120_000);
@@ -65,6 +73,19 @@ async function runAll(names: readonly ScenarioName[]): Promise<number> {
     process.removeListener('exit', killGroup);
     if (exit !== 0) failed.push(`${name} (${exit === EXIT_BUDGET ? 'budget exceeded' : 'did not complete'})`);
     code = Math.max(code, exit);
+    const json = out.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+    if (json) reports.set(name, JSON.parse(json) as ScenarioReport);
+  }
+  const s5 = reports.get('S5');
+  const s5b = reports.get('S5b');
+  if (s5 && s5b) {
+    const check = independenceCheck(s5, s5b);
+    process.stderr.write(`── S5 vs S5b\n   ${check.figure}  ${check.value ?? 'n/a'}  ${check.limit}  ${check.ok ? 'ok' : 'EXCEEDED'}\n`);
+    if (!check.ok) {
+      process.stderr.write(`bench: S5: ${check.figure} = ${check.value ?? 'not measured'}, budget ${check.limit}\n`);
+      failed.push('S5 vs S5b (budget exceeded)');
+      code = Math.max(code, EXIT_BUDGET);
+    }
   }
   if (failed.length > 0) process.stderr.write(`bench: failed: ${failed.join(', ')}\n`);
   return code;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import * as k8s from '@kubernetes/client-node';
 import type { LifecycleActionRecord } from '../test/harness/moto.js';
+import { counterSamples } from './figures.js';
 
 /** What the emulator recorded of one lifecycle action, accumulated over polls. */
 export interface ObservedAction {
@@ -139,4 +140,52 @@ export function peakRssMib(pid: number): number {
   const m = /^VmHWM:\s+(\d+)\s+kB$/mu.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
   return Math.round((Number(m[1]) / 1024) * 10) / 10;
+}
+
+const AWS_CALLS = 'lifecycle_manager_aws_api_calls_total';
+
+/** Elastic Load Balancing calls (v2 and classic) the service has counted so far, from its /metrics text. */
+export function elbCalls(metricsText: string): number {
+  let total = 0;
+  for (const [key, value] of counterSamples(metricsText, AWS_CALLS, ['service'])) if (key.startsWith('elasticloadbalancing')) total += value;
+  return total;
+}
+
+/** Scrapes the service's metrics every `everyMs` and keeps (time, ELB calls so far). */
+export class MetricSampler {
+  readonly samples: Array<{ atMs: number; elbCalls: number }> = [];
+  private readonly timer: NodeJS.Timeout;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly scrape: () => Promise<string>, everyMs: number) {
+    const sample = (): void => {
+      this.pending = this.scrape().then((text) => { this.samples.push({ atMs: Date.now(), elbCalls: elbCalls(text) }); }, () => undefined);
+    };
+    sample();
+    this.timer = setInterval(sample, everyMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pending;
+  }
+}
+
+/** Calls per minute between the samples nearest to `fromMs` and `toMs` (null when either is missing). */
+export function steadyRate(samples: ReadonlyArray<{ atMs: number; elbCalls: number }>, fromMs: number | undefined, toMs: number | undefined): number | null {
+  if (fromMs === undefined || toMs === undefined || samples.length < 2) return null;
+  const nearest = (t: number) => samples.reduce((best, s) => (Math.abs(s.atMs - t) < Math.abs(best.atMs - t) ? s : best));
+  const a = nearest(fromMs);
+  const b = nearest(toMs);
+  if (b.atMs <= a.atMs) return null;
+  return Math.round(((b.elbCalls - a.elbCalls) / ((b.atMs - a.atMs) / 60_000)) * 10) / 10;
+}
+
+/** How long the service's region index took to build, from its own log line (`… in 12.3s`). */
+export function indexBuildSeconds(logFile: string): number {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const m = /load-balancer index built: .* in ([\d.]+)s/u.exec(line);
+    if (m) return Number(m[1]);
+  }
+  return Number.NaN;
 }

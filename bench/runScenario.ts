@@ -7,12 +7,12 @@ import { type Harness, adminKubeConfig, eventually, startHarness } from '../test
 import { FakeKubelet } from '../test/harness/kubelet.js';
 import { type KubeRequestLog, startKubeRequestLog } from '../test/harness/kubeRequestLog.js';
 import { type LifecycleManagerProcess, startLifecycleManager, sumMetric } from '../test/harness/lifecycleManager.js';
-import { loadBalancerFixtures } from '../test/harness/loadBalancers.js';
 import { motoAwsEnv } from '../test/harness/moto.js';
 import { buildWorld } from '../test/harness/world.js';
 import { cordonTimes, listCounts, logTimes, receiptTimes } from './extract.js';
 import { counterSamples, delta, heartbeatLatenessSeconds, perEvent, percentiles, sum } from './figures.js';
-import { ActionPoller, PodDeletionWatch, TargetStatePoll, cpuSeconds, peakRssMib } from './observers.js';
+import { buildLoadBalancers } from './loadBalancerWorld.js';
+import { ActionPoller, MetricSampler, PodDeletionWatch, TargetStatePoll, cpuSeconds, elbCalls, indexBuildSeconds, peakRssMib, steadyRate } from './observers.js';
 import type { ScenarioReport, ScenarioSpec, SideFigures } from './scenarios.js';
 
 const AWS_CALLS = 'lifecycle_manager_aws_api_calls_total';
@@ -49,14 +49,12 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     await kubelet.start();
     const aws = testAwsClients(info.motoEndpoint);
     const setupStarted = Date.now();
-    const world = await buildWorld(aws, kubelet, { instances: spec.events, heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds, podsPerNode: spec.podsPerNode });
-    const lb = loadBalancerFixtures(aws);
-    const groups: string[] = [];
-    for (let g = 0; g < spec.targetGroups; g++) groups.push(await lb.targetGroup(`bench-${g}-${world.id}`, { deregistrationDelaySeconds: spec.deregistrationDelaySeconds }));
-    const holding = (k: number): string[] => Array.from({ length: spec.groupsPerInstance }, (_, j) => groups[(2 * k + j) % groups.length]!);
-    for (const [k, instance] of world.instances.entries()) for (const arn of holding(k)) await lb.register(arn, [{ id: instance.instanceId, port: 80 }]);
-    const targetGroupCount = spec.targetGroups > 0 ? await lb.targetGroupCount() : 0;
-    note(`${spec.name}: world ready in ${((Date.now() - setupStarted) / 1000).toFixed(0)}s: ${world.instances.length} instances/Nodes, ${spec.podsPerNode * world.instances.length} pods, ${targetGroupCount} target groups`);
+    const world = await buildWorld(aws, kubelet, { instances: spec.events + spec.stayingNodes, heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds, podsPerNode: spec.podsPerNode });
+    const terminated = world.instances.slice(0, spec.events);
+    const built = await buildLoadBalancers(aws, adminKubeConfig(info), world, spec.layout, terminated, world.instances.slice(spec.events), spec.deregistrationDelaySeconds);
+    const { groups } = built;
+    const targetGroupCount = groups.length > 0 ? await built.fixtures.targetGroupCount() : 0;
+    note(`${spec.name}: world ready in ${((Date.now() - setupStarted) / 1000).toFixed(0)}s: ${world.instances.length} instances/Nodes, ${spec.podsPerNode * world.instances.length} pods, ${targetGroupCount} target groups (${built.bound} bound by TargetGroupBindings)`);
 
     recorder = await startKubeRequestLog({
       kubeconfigPath: info.serviceKubeconfigPath, outputKubeconfigPath: join(info.workDir, 'recorded-service.kubeconfig'),
@@ -74,6 +72,14 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
       env: { NODE_OPTIONS: `--max-old-space-size=${shippedHeapSizeMiB(info.repoRoot)}` },
     });
     const pid = service.process.child.pid!;
+    // The window opens on a running service: its region index built (the build's cost is reported on its own).
+    let indexBuild: ScenarioReport['lb_index_build'] = null;
+    if (groups.length > 0) {
+      await service.waitForLog(/load-balancer index built: /u, left());
+      const atStart = await service.metricsText();
+      indexBuild = { seconds: indexBuildSeconds(logFile), elb_calls: elbCalls(atStart) };
+      note(`${spec.name}: region index built in ${indexBuild.seconds}s with ${indexBuild.elb_calls} Elastic Load Balancing calls (before the window)`);
+    }
 
     const metricsBefore = await service.metricsText();
     const cpuBefore = cpuSeconds(pid);
@@ -82,9 +88,20 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     poller = new ActionPoller(info.motoEndpoint, world.autoScalingGroupName, spec.actionPollMs);
     if (spec.measureOvershoot) targetPoll = new TargetStatePoll(aws.elbv2, groups[0]!, { id: world.instances[0]!.instanceId, port: 80 }, 100);
 
-    note(`${spec.name}: terminating ${world.instances.length} instances at once`);
     const startedAtMs = Date.now();
-    await Promise.all(world.instances.map((i) => world.terminate(i.instanceId)));
+    const sampler = new MetricSampler(() => service!.metricsText(), 5_000);
+    const terminatedAtMs: number[] = [];
+    if (spec.spacingMs > 0) {
+      note(`${spec.name}: terminating ${terminated.length} instances, one every ${spec.spacingMs / 1000}s`);
+      for (const [k, i] of terminated.entries()) {
+        await new Promise((r) => setTimeout(r, Math.max(0, startedAtMs + k * spec.spacingMs - Date.now())));
+        terminatedAtMs.push(Date.now());
+        await world.terminate(i.instanceId);
+      }
+    } else {
+      note(`${spec.name}: terminating ${terminated.length} instances at once`);
+      await Promise.all(terminated.map((i) => { terminatedAtMs.push(Date.now()); return world.terminate(i.instanceId); }));
+    }
     const progress = setInterval(() => note(`${spec.name}: ${poller!.ended}/${spec.events} lifecycle actions ended after ${((Date.now() - startedAtMs) / 1000).toFixed(0)}s`), 30_000);
     try {
       await eventually(`all ${spec.events} lifecycle actions to end`, async () => poller!.ended === spec.events, left(), 500);
@@ -98,6 +115,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
       return Number(q.Attributes?.['ApproximateNumberOfMessages']) + Number(q.Attributes?.['ApproximateNumberOfMessagesNotVisible']) === 0;
     }, Math.min(left(), 120_000), 500);
     const metricsAfter = await service.metricsText();
+    await sampler.stop();
     const cpu = cpuSeconds(pid) - cpuBefore;
     const rss = peakRssMib(pid);
     const mib = (name: string): string => (sumMetric(metricsAfter, name) / 2 ** 20).toFixed(1);
@@ -115,6 +133,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
         startedAtMs, metricsBefore, metricsAfter, cpu, rss, targetGroupCount, nodeOf, logFile,
         requests: recorder.requests, windowRequests, poller, pods, targetPoll,
         overshootGroupName: groups[0] ? groups[0].split('/')[1]! : '',
+        bound: built.bound, groupsPerTerminated: built.groupsPerTerminated, indexBuild,
+        steadyElbPerMinute: spec.spacingMs > 0 ? steadyRate(sampler.samples, terminatedAtMs[9], terminatedAtMs[49]) : null,
       }),
     };
   } finally {
@@ -143,6 +163,10 @@ interface Observed {
   readonly pods: PodDeletionWatch;
   readonly targetPoll: TargetStatePoll | undefined;
   readonly overshootGroupName: string;
+  readonly bound: number;
+  readonly groupsPerTerminated: number;
+  readonly indexBuild: ScenarioReport['lb_index_build'];
+  readonly steadyElbPerMinute: number | null;
 }
 
 function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; side: SideFigures } {
@@ -167,7 +191,7 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
     // draining (S3: seen by polling the target; otherwise the service's own "deregistered from …" line, an upper bound).
     const gone = o.pods.deleted.get(node);
     const podsGoneAt = gone && gone.count >= spec.podsPerNode ? gone.lastAtMs : spec.podsPerNode === 0 ? 0 : undefined;
-    const targetsOutAt = spec.groupsPerInstance === 0 ? 0
+    const targetsOutAt = o.groupsPerTerminated === 0 ? 0
       : o.targetPoll?.leftDrainingAtMs ?? logged.deregistrationDoneAtMs.get(a.instanceId);
     if (a.resultSource === 'complete' && a.completedAtMs !== undefined && podsGoneAt !== undefined && targetsOutAt !== undefined) {
       completionOverhead.push(a.completedAtMs - Math.max(podsGoneAt, targetsOutAt));
@@ -206,6 +230,10 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
     cpu_s: Math.round(o.cpu * 100) / 100,
     deregistration_overshoot_s: overshoot,
     results,
+    target_groups_bound: o.bound,
+    discovery_ms: { ...percentiles([...logged.discoveryMs.values()]), max: logged.discoveryMs.size > 0 ? Math.max(...logged.discoveryMs.values()) : null },
+    elb_calls_per_minute_steady: o.steadyElbPerMinute,
+    lb_index_build: o.indexBuild,
   };
   if (worst && (lateness ?? 0) > 0) {
     const at = worst.points.map((p) => `+${((p - worst!.points[0]!) / 1000).toFixed(1)}s`);

@@ -16,6 +16,10 @@ export function summaryTable(spec: ScenarioSpec, r: ScenarioReport, checks: read
     ['rss_peak_mib', fmt(r.rss_peak_mib), ''],
     ['cpu_s', fmt(r.cpu_s), ''],
     ['deregistration_overshoot_s', fmt(r.deregistration_overshoot_s), ''],
+    ['target groups (bound)', `${r.target_groups} (${r.target_groups_bound})`, ''],
+    ['discovery_ms p50 / p99 / max', `${fmt(r.discovery_ms.p50)} / ${fmt(r.discovery_ms.p99)} / ${fmt(r.discovery_ms.max)}`, ''],
+    ['elb_calls_per_minute_steady', fmt(r.elb_calls_per_minute_steady), ''],
+    ['lb_index_build (before the window)', r.lb_index_build ? `${r.lb_index_build.seconds}s, ${r.lb_index_build.elb_calls} ELB calls` : 'n/a', ''],
   ];
   rows.push(['budgets:', '', '']);
   for (const c of checks) rows.push([`  ${c.figure}`, fmt(c.value), `${c.limit}  ${c.ok ? 'ok' : 'EXCEEDED'}`]);

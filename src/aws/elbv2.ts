@@ -4,6 +4,7 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   type ElasticLoadBalancingV2Client,
+  type TargetGroup,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ResourceGoneError } from '../lifecycle/errors.js';
@@ -31,12 +32,22 @@ export class AwsTargetGroups implements TargetGroupsPort {
       const out = await this.send('DescribeTargetGroups', undefined, () =>
         this.client.send(new DescribeTargetGroupsCommand({ PageSize: PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal }));
       for (const g of out.TargetGroups ?? []) {
-        if (!g.TargetGroupArn) continue;
-        groups.push({ arn: g.TargetGroupArn, name: g.TargetGroupName ?? targetGroupName(g.TargetGroupArn), targetType: g.TargetType ?? 'instance', vpcId: g.VpcId });
+        const summary = toSummary(g);
+        if (summary) groups.push(summary);
       }
       marker = out.NextMarker;
     } while (marker);
     return groups;
+  }
+
+  async describeTargetGroup(ref: { readonly arn: string } | { readonly name: string }, signal: AbortSignal): Promise<TargetGroupSummary | undefined> {
+    try {
+      const out = await this.client.send(new DescribeTargetGroupsCommand('arn' in ref ? { TargetGroupArns: [ref.arn] } : { Names: [ref.name] }), { abortSignal: signal });
+      return (out.TargetGroups ?? []).map(toSummary).find((g) => g !== undefined);
+    } catch (e) {
+      if (NOT_FOUND.has(awsErrorName(e))) return undefined;
+      throw toDomainError(e, 'elasticloadbalancing:DescribeTargetGroups');
+    }
   }
 
   async describeTargetHealth(arn: string, targets: readonly TargetRef[] | undefined, signal: AbortSignal): Promise<TargetHealth[]> {
@@ -87,6 +98,11 @@ export class AwsTargetGroups implements TargetGroupsPort {
 function mapError(e: unknown, arn: string | undefined, operation: string): unknown {
   if (arn && NOT_FOUND.has(awsErrorName(e))) return new ResourceGoneError(`target group ${targetGroupName(arn)}`, { cause: e });
   return toDomainError(e, operation);
+}
+
+function toSummary(g: TargetGroup): TargetGroupSummary | undefined {
+  if (!g.TargetGroupArn) return undefined;
+  return { arn: g.TargetGroupArn, name: g.TargetGroupName ?? targetGroupName(g.TargetGroupArn), targetType: g.TargetType ?? 'instance', vpcId: g.VpcId };
 }
 
 function toTargetHealth(d: TargetHealthDescription): TargetHealth[] {

@@ -17,7 +17,7 @@ export class AwsInstances implements InstancesPort {
   private client: Promise<Ec2> | undefined;
   private readonly batcher: KeyedBatcher<string, InstanceFacts>;
 
-  constructor(private readonly makeClient: () => Promise<Ec2>, batchWindowMs = 50) {
+  constructor(private readonly makeClient: () => Promise<Ec2>, batchWindowMs = 200) {
     this.batcher = new KeyedBatcher(IDS_PER_CALL, batchWindowMs, (ids, signal) => this.describe(ids, signal));
   }
 

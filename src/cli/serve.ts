@@ -3,10 +3,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { AwsAutoScaling } from '../aws/autoScaling.js';
 import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
-import { AwsClassicLoadBalancers } from '../aws/elb.js';
-import { AwsTargetGroups } from '../aws/elbv2.js';
 import { AwsInstances } from '../aws/instances.js';
-import { AwsTrafficSources } from '../aws/trafficSources.js';
 import { SqsQueue, readQueueSettings, resolveQueueUrl } from '../aws/sqsQueue.js';
 import { NodeDrainer } from '../drain/drainer.js';
 import { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
@@ -25,6 +22,7 @@ import { ConfigError, MissingPermissionsError, QueueNotFoundError, describeError
 import { describeBudget } from '../lifecycle/timeBudget.js';
 import { Semaphore } from '../lifecycle/semaphore.js';
 import { withTimeout } from '../lifecycle/sleep.js';
+import { retriedAtStartup } from './startupRetry.js';
 import { resumeOrphanedActions } from '../lifecycle/orphanScanner.js';
 import { SharedQueueWatch } from '../lifecycle/sharedQueue.js';
 import { LifecycleWorkflow } from '../lifecycle/workflow.js';
@@ -32,13 +30,13 @@ import { ActionNotices } from '../lifecycle/notices.js';
 import { createHttpTransport, describeRoute, proxySettingsFrom } from '../notifications/httpTransport.js';
 import { WebhookNotifier } from '../notifications/webhookNotifier.js';
 import { TAINT_KEY } from '../lifecycle/terminationSteps.js';
-import { createLoadBalancerDeregistrar } from '../loadbalancing/createDeregistrar.js';
 import { startHttpServer } from '../observability/httpServer.js';
 import { type Logger, createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { routeProcessWarnings } from '../observability/processWarnings.js';
 import { QueueConsumer } from '../queue/queueConsumer.js';
 import { createAwsClients } from './awsClients.js';
+import { wireLoadBalancing } from './loadBalancingWiring.js';
 import type { BuildInfo } from './buildInfo.js';
 import { StartupError } from './failures.js';
 import { type ServeConfig, configFields, timeBudgetOf } from './serveConfig.js';
@@ -85,14 +83,20 @@ export async function runServe(config: ServeConfig, build: BuildInfo, environmen
     const leaseNamespace = resolveLeaseNamespace(config.leaseNamespace, environment.env);
     // Start only when able to work: the queue is reachable and every permission the steps need is granted.
     const { queueUrl, queueSettings } = await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, async (startup) => {
-      const [url, missing] = await Promise.all([
-        resolveQueueUrl(aws.sqs, config.queueName, config.region, startup)
+      const reviewer = new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env));
+      const permissions = servicePermissions(leaseNamespace, { dryRun: config.dryRun });
+      const checkPermissions = (which: typeof permissions) => missingPermissions(reviewer, which, log, startup)
+        .catch((e: unknown) => startupFailure(e, `cannot check Kubernetes permissions at ${kubeConfig.getCurrentCluster()?.server ?? 'the apiserver'}`, startup));
+      const [url, missing, missingOptional] = await Promise.all([
+        retriedAtStartup(`reaching SQS queue ${config.queueName}`, () => resolveQueueUrl(aws.sqs, config.queueName, config.region, startup), log, startup)
           .catch((e: unknown) => startupFailure(e, `cannot reach SQS queue ${config.queueName} in ${config.region}`, startup)),
-        missingPermissions(new SelfAccessReviewer(kubeClients, kubeIdentity(config.localMode, environment.env)), servicePermissions(leaseNamespace, { dryRun: config.dryRun }), log, startup)
-          .catch((e: unknown) => startupFailure(e, `cannot check Kubernetes permissions at ${kubeConfig.getCurrentCluster()?.server ?? 'the apiserver'}`, startup)),
+        checkPermissions(permissions.filter((p) => !p.optional)),
+        // Permissions serve can work without (TargetGroupBindings): a warning each, not a refusal to start.
+        checkPermissions(permissions.filter((p) => p.optional)),
       ]);
       if (missing.length > 0) throw new MissingPermissionsError(missing);
-      const settings = await readQueueSettings(aws.sqs, url, startup)
+      for (const line of missingOptional) log.warn(line);
+      const settings = await retriedAtStartup(`reading SQS queue ${config.queueName}`, () => readQueueSettings(aws.sqs, url, startup), log, startup)
         .catch((e: unknown) => startupFailure(e, `cannot read the attributes of SQS queue ${config.queueName}`, startup));
       return { queueUrl: url, queueSettings: settings };
     });
@@ -127,6 +131,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
+  const { loadBalancing, bindings } = wireLoadBalancing(config, { ...w, nodes, events });
   const notices = createNotices(config, w, environment, store);
   const workflow = new LifecycleWorkflow({
     config: {
@@ -161,17 +166,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
     }),
     volumes: attachments ? new VolumeDetachmentWait(attachments, cluster) : undefined,
-    deregistrar: config.withDeregister
-      ? createLoadBalancerDeregistrar(
-        { targetGroups: new AwsTargetGroups(aws.elbv2), classic: new AwsClassicLoadBalancers(aws.elb), trafficSources: new AwsTrafficSources(aws.autoScaling) },
-        {
-          targetGroups: config.deregisterTargetTypes.includes('target-group'),
-          classicLoadBalancers: config.deregisterTargetTypes.includes('classic-elb'),
-          discovery: config.lbDiscovery, scanTtlSeconds: config.lbScanTtlSeconds, apiRatePerSecond: config.lbApiRatePerSecond,
-        },
-        { events, metrics, log },
-      )
-      : undefined,
+    deregistrar: loadBalancing?.deregistrar,
     events,
     metrics,
     log,
@@ -203,8 +198,10 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   });
   log.info(`metrics server listening on port ${http.port}`, { port: http.port });
   try {
-    await Promise.all([nodes.start(), attachments?.start()]);
+    await Promise.all([nodes.start(), attachments?.start(), bindings?.start()]);
     log.info('node cache synced');
+    // Built once the Nodes are known: the groups holding them get their attributes read ahead.
+    void loadBalancing?.runIndex(environment.shutdown);
     receiving = true;
     await Promise.all([
       consumer.run(environment.shutdown),
@@ -214,7 +211,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   } finally {
     if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
-    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined)]);
+    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), bindings?.stop()]);
     await http.close();
   }
 }

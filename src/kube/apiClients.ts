@@ -11,6 +11,8 @@ export interface KubeClients {
   readonly core: k8s.CoreV1Api;
   readonly coordination: k8s.CoordinationV1Api;
   readonly authorization: k8s.AuthorizationV1Api;
+  /** Custom resources (TargetGroupBindings of the AWS Load Balancer Controller). */
+  readonly custom: k8s.CustomObjectsApi;
   readonly policy: k8s.PolicyV1Api;
   readonly storage: k8s.StorageV1Api;
   /** Sees every response made with `options`, so a 403 from an apiserver that just restarted can be told from a missing permission. */
@@ -59,7 +61,7 @@ export function createKubeClients(kubeConfig: k8s.KubeConfig, metrics: Metrics, 
       authMethods: { default: kubeConfig },
       promiseMiddleware: [counting],
     }));
-  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api),
+  return { kubeConfig, core: make(k8s.CoreV1Api), coordination: make(k8s.CoordinationV1Api), authorization: make(k8s.AuthorizationV1Api), custom: make(k8s.CustomObjectsApi),
     policy: make(k8s.PolicyV1Api), storage: make(k8s.StorageV1Api),
     authorizerWarmup,
     options: (signal, extra) => withSignal(signal, extra, observer),

@@ -20,5 +20,5 @@ export async function missingPermissions(reviewer: AccessReviewer, permissions: 
     p, allowed: await retryUntil(() => reviewer.allowed(p, signal), signal, { operation: `SelfSubjectAccessReview for ${p.verb} ${p.resource}`, log }),
   })));
   return results.filter((r) => !r.allowed).map(({ p }) =>
-    `missing Kubernetes permission for ${reviewer.identity}: ${describeScope(p)} (${p.why}); grant ${ruleFor(p)} in the ${p.grantedBy === 'Role' ? `Role of namespace ${p.namespace}` : 'ClusterRole'} bound to it`);
+    `missing Kubernetes permission for ${reviewer.identity}: ${describeScope(p)} (${p.why}); grant ${ruleFor(p)} in the ${p.grantedBy === 'Role' ? `Role of namespace ${p.namespace}` : 'ClusterRole'} bound to it${p.optional ? `; without it ${p.optional}` : ''}`);
 }

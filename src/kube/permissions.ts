@@ -16,7 +16,11 @@ export interface KubePermission {
   readonly why: string;
   /** Granted by the chart's ClusterRole, or by its Role in the release namespace. */
   readonly grantedBy?: 'ClusterRole' | 'Role';
+  /** Set when serve can work without it: what is lost then (serve warns at startup instead of refusing to start). */
+  readonly optional?: string;
 }
+
+const BINDINGS_OPTIONAL = 'the target groups of the AWS Load Balancer Controller are then found through the region index only';
 
 export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: '', resource: 'nodes', verb: 'list', why: 'node index (initial list)' },
@@ -32,6 +36,9 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'list', why: 'volume attachment index (initial list): wait for a drained node\'s volumes to detach' },
   { apiGroup: 'storage.k8s.io', resource: 'volumeattachments', verb: 'watch', why: 'volume attachment index (watch)' },
   { apiGroup: '', resource: 'persistentvolumeclaims', verb: 'get', why: 'the volumes of DaemonSet pods, whose attachments stay with the node' },
+  // The AWS Load Balancer Controller's TargetGroupBindings: read only, and only when its CRD is installed.
+  { apiGroup: 'elbv2.k8s.aws', resource: 'targetgroupbindings', verb: 'list', why: 'the target groups bound to the cluster (TargetGroupBindings)', optional: BINDINGS_OPTIONAL },
+  { apiGroup: 'elbv2.k8s.aws', resource: 'targetgroupbindings', verb: 'watch', why: 'the target groups bound to the cluster (TargetGroupBindings)', optional: BINDINGS_OPTIONAL },
 ];
 
 /** In the namespace of the per-action Leases (serve's --lease-namespace): the chart's Role. */

@@ -17,7 +17,8 @@ const FIRST_POLL_INTERVAL_MS = 1_000;
 
 /**
  * Classic load balancer work shared by all events: DeregisterInstancesFromLoadBalancer and DescribeInstanceHealth
- * calls for the same load balancer within a short window are merged into one, through the call budget.
+ * calls for the same load balancer are merged into one (within a short window, and while the call waits for the
+ * call budget), through the call budget.
  */
 export class ClassicLoadBalancerOperations {
   private readonly reads: MergeWindow<string, InstanceHealth[]>;
@@ -53,9 +54,10 @@ export class ClassicLoadBalancerOperations {
   }
 
   /** InvalidInstance means some instance is not registered any more: the others are deregistered once more. */
-  private async deregisterMerged(name: string, instanceIds: readonly string[], signal: AbortSignal): Promise<void> {
-    const first = await this.budget.run('DeregisterInstancesFromLoadBalancer', signal, () => this.port.deregisterInstances(name, instanceIds, signal));
+  private async deregisterMerged(name: string, items: () => readonly string[], signal: AbortSignal): Promise<void> {
+    const first = await this.budget.run('DeregisterInstancesFromLoadBalancer', signal, () => this.port.deregisterInstances(name, items(), signal));
     if (first === 'deregistered') return;
+    const instanceIds = items();
     const registered = new Set((await this.describe(name, signal)).map((i) => i.instanceId));
     const still = instanceIds.filter((id) => registered.has(id));
     if (still.length === 0) return;

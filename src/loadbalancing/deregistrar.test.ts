@@ -1,50 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeLoadBalancers } from '../../test/unit/fakeLoadBalancers.js';
 import { AccessDeniedError, TransientError } from '../lifecycle/errors.js';
-import type { DeregistrationRequest, EventRecorder, NodeEvent, NodeInfo } from '../lifecycle/ports.js';
-import { createLogger } from '../observability/logger.js';
-import { Metrics } from '../observability/metrics.js';
-import { createLoadBalancerDeregistrar } from './createDeregistrar.js';
-import type { DiscoveryMode } from './discovery.js';
-
-class Events implements EventRecorder {
-  readonly published: Array<{ node: string } & NodeEvent> = [];
-  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void {
-    this.published.push({ node: node.name, ...event });
-  }
-}
-
-function node(n: number, privateIp: string): NodeInfo {
-  return { name: `node-${n}`, uid: `uid-${n}`, instanceId: `i-${n}`, ready: 'True', privateIps: [privateIp], unschedulable: true, creationTimestamp: new Date(0) };
-}
-
-function world(mode: DiscoveryMode, types = { targetGroups: true, classicLoadBalancers: true }) {
-  const elb = new FakeLoadBalancers();
-  const events = new Events();
-  const metrics = new Metrics({ defaultMetrics: false });
-  const lines: string[] = [];
-  const log = createLogger({ level: 'debug', format: 'text', write: (l) => lines.push(l) });
-  const deregistrar = createLoadBalancerDeregistrar(
-    { targetGroups: elb, classic: elb, trafficSources: elb },
-    { ...types, discovery: mode, scanTtlSeconds: 60, apiRatePerSecond: 1_000 },
-    { events, metrics, log },
-  );
-  let vpcReads = 0;
-  const request = (n: number, extra: Partial<DeregistrationRequest> = {}): DeregistrationRequest => ({
-    instanceId: `i-${n}`, autoScalingGroupName: 'asg', node: node(n, `172.31.0.${n}`), podIps: [`10.1.${n}.1`], log: log.child(`i-${n}`),
-    instanceVpc: async () => { vpcReads++; return 'vpc-1'; }, awaitDrained: true, ...extra,
-  });
-  return { elb, events, metrics, lines, deregistrar, request, vpcReads: () => vpcReads };
-}
-
-const live = (): AbortSignal => new AbortController().signal;
-const value = async (m: { get(): Promise<{ values: Array<{ value: number }> }> }): Promise<number> => (await m.get()).values.reduce((a, v) => a + v.value, 0);
-
-async function run<T>(p: Promise<T>): Promise<T> {
-  void p.catch(() => undefined);
-  await vi.runAllTimersAsync();
-  return p;
-}
+import { live, node, run, value, world } from '../../test/unit/loadBalancingWorld.js';
 
 describe('TargetDeregistrar', () => {
   beforeEach(() => vi.useFakeTimers({ now: 1_000_000 }));
@@ -65,6 +21,7 @@ describe('TargetDeregistrar', () => {
     w.elb.register(pods, '10.1.2.1', 8080); // another node's pod
     w.elb.register(other, 'i-2', 80);
     w.elb.addClassic('classic', ['i-1', 'i-2']);
+    await run(w.buildIndex()); // a running service has built its index
 
     const report = await run(w.deregistrar.deregister(w.request(1), live()));
 

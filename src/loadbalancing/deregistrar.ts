@@ -1,5 +1,6 @@
 import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
 import type { DeregistrationReport, DeregistrationRequest, EventRecorder, LoadBalancerDeregistrar, NodeEvent } from '../lifecycle/ports.js';
+import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -16,17 +17,19 @@ export interface TargetDeregistrarDeps {
   readonly events: EventRecorder;
   readonly metrics: Metrics;
   readonly mode: DiscoveryMode;
-  /** A region scan older than this is not trusted for a new event. */
-  readonly scanTtlMs: number;
 }
+
+/** How long the index waits for the targeted set's answer before reading the entries an event lacks. */
+const TARGETED_GRACE_MS = 2_000;
 
 type Outcome =
   | { readonly kind: Membership['kind']; readonly status: 'done' | 'gone' }
   | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly failureClass: FailureClass };
 
 /**
- * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the Auto
- * Scaling group's attachments and/or the shared region scan, per --lb-discovery), deregisters each target group's
+ * Takes one instance (and its pods' IPs) out of every load balancer: discovers where it is registered (the cluster's
+ * own load balancers — the Auto Scaling group's attachments and the TargetGroupBindings — and/or the region index,
+ * per --lb-discovery), deregisters each target group's
  * targets and each classic load balancer's instance (calls merged with other events'), and waits until they are
  * gone or the signal aborts (the step's share of the deadline is spent). Each load balancer succeeds or fails on
  * its own; one deleted meanwhile is skipped with a warning. Never throws: what did not finish is in the report.
@@ -56,14 +59,34 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
         else work.push(this.handle(membership, request, signal));
       }
     };
+    // Entries read before the Node existed cannot have seen its targets.
+    const notBeforeMs = request.node?.creationTimestamp?.getTime() ?? 0;
+    const startedAtMs = Date.now();
+    // Once the cluster's own load balancers (bindings, the Auto Scaling group) have found the instance, it no
+    // longer waits for index entries it lacks: those are read in the background all the same.
+    const answered = new AbortController();
+    const wait = linkedSignal([signal, answered.signal]);
     const searches: Array<Promise<void>> = [];
-    if (mode !== 'scan') searches.push(discovery.attached(identity, request.autoScalingGroupName, log, signal).then(take));
+    let gate: Promise<unknown> = Promise.resolve();
+    if (mode !== 'scan') {
+      const targeted = discovery.targeted(identity, request.autoScalingGroupName, notBeforeMs, log, signal, (found) => {
+        if (found.memberships.length > 0) answered.abort(new Error('the targeted set answered'));
+        take(found);
+      });
+      searches.push(targeted);
+      // An Auto Scaling group that does not answer must not keep the index from reading what it lacks.
+      gate = Promise.race([targeted.catch(() => undefined), sleep(TARGETED_GRACE_MS, wait.signal).catch(() => undefined)]);
+    }
     if (mode !== 'targeted') {
-      // A scan that started before the node existed cannot have seen its targets.
-      const notBeforeMs = Math.max(Date.now() - this.deps.scanTtlMs, request.node?.creationTimestamp?.getTime() ?? 0);
-      searches.push(discovery.scanned(identity, notBeforeMs, signal).then(take));
+      searches.push(discovery.indexed(identity, notBeforeMs, log, wait.signal, take, gate).catch((e: unknown) => {
+        if (answered.signal.aborted && !signal.aborted && isAbort(e)) return;
+        throw e;
+      }));
     }
     const searched = await Promise.allSettled(searches);
+    wait.dispose();
+    const found = work.length;
+    log.info(`found ${found} load balancers holding the instance in ${((Date.now() - startedAtMs) / 1000).toFixed(3)}s`);
     // Work started by one search finishes even when the other failed; `work` is complete once both settled.
     const outcomes = await Promise.all(work);
     for (const s of searched) {

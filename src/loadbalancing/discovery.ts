@@ -1,13 +1,13 @@
-import { describeError, isAbort, isResourceGone } from '../lifecycle/errors.js';
+import { describeError, isAbort } from '../lifecycle/errors.js';
+import { untilAborted } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
 import type { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
-import type { TargetHealth, TrafficSources, TrafficSourcesPort } from './ports.js';
-import { targetGroupName } from './ports.js';
-import type { RegionScan, ScannedTarget } from './regionScan.js';
+import { type TargetGroupBindingsPort, type TargetHealth, type TrafficSources, type TrafficSourcesPort, targetGroupName } from './ports.js';
+import type { GroupRead, RegionIndex } from './regionIndex.js';
+import { type CandidateGroup, selectMemberships } from './selection.js';
 import { SharedLoad } from './sharedLoad.js';
-import type { TargetGroupOperations } from './targetGroups.js';
 
 export const DISCOVERY_MODES = ['targeted', 'scan', 'targeted+scan'] as const;
 export type DiscoveryMode = (typeof DISCOVERY_MODES)[number];
@@ -18,9 +18,9 @@ export interface TargetIdentity {
   /** The node's private IPs and its pods' IPs. */
   readonly addresses: ReadonlySet<string>;
   /**
-   * The instance's VPC, asked for only when an ip target group holds one of its addresses: an address is the
-   * instance's only in a target group of its VPC (VPCs reuse address ranges: another cluster's pod can have the
-   * same IP). undefined means ip targets are never taken.
+   * The instance's VPC, asked for only when an ip target group holds one of its addresses (or the groups holding its
+   * id disagree about their VPC): an address is the instance's only in a target group of its VPC (VPCs reuse
+   * address ranges: another cluster's pod can have the same IP). undefined means ip targets are never taken.
    */
   readonly vpc: () => Promise<string | undefined>;
 }
@@ -53,9 +53,11 @@ export type Membership = TargetGroupMembership | ClassicMembership;
 
 export interface DiscoveryDeps {
   readonly trafficSources: TrafficSourcesPort;
-  readonly targetGroups: TargetGroupOperations | undefined;
+  /** TargetGroupBindings of the cluster; undefined when they are not watched. */
+  readonly bindings: TargetGroupBindingsPort | undefined;
+  readonly index: RegionIndex;
+  readonly targetGroups: boolean;
   readonly classic: ClassicLoadBalancerOperations | undefined;
-  readonly scan: RegionScan;
   readonly budget: CallBudget;
   /** How long an Auto Scaling group's traffic sources, once read, are trusted. */
   readonly trafficSourcesTtlMs: number;
@@ -63,86 +65,178 @@ export interface DiscoveryDeps {
 }
 
 /**
- * Finds the target groups and classic load balancers holding an instance. `attached` asks the Auto Scaling group
- * (its traffic sources, shared by all its events) and then those load balancers (merged reads); `scanned` looks the
- * instance up in the shared region scan, which also sees registrations made outside the group (AWS Load Balancer
- * Controller, by hand), ip targets included.
+ * Finds the target groups and classic load balancers holding an instance. `targeted` looks at the cluster's own
+ * load balancers — those attached to the Auto Scaling group (its traffic sources) and those bound by the
+ * cluster's TargetGroupBindings — through the index (no call when it read them since the Node existed).
+ * `indexed` takes what the region index knows of every other group (registrations made outside Kubernetes, by
+ * hand, classic load balancers) and, while the targeted set has not found the instance, waits for the groups the
+ * index has not read since the Node existed — never for a whole scan.
  */
 export class TargetDiscovery {
   private readonly sources: SharedLoad<string, TrafficSources>;
+  private readonly names: SharedLoad<string, string | undefined>;
+  /** Deleted groups the cluster still names, already reported (once is enough: the index remembers them). */
+  private readonly reportedGone = new Set<string>();
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.sources = new SharedLoad(deps.callTimeoutMs);
+    this.names = new SharedLoad(deps.callTimeoutMs);
   }
 
   /**
-   * The load balancers attached to the Auto Scaling group that hold the instance (Auto Scaling only attaches
-   * instance target groups, so only the instance id is looked for). A group that cannot be read is a problem of its
-   * own; the others are still found.
+   * The instance's memberships in the cluster's own load balancers, reported through `found` as each part answers:
+   * the bound groups (no AWS call beyond the index) and the Auto Scaling group's attachments. Rejects when the
+   * attachments cannot be read; what was found meanwhile was reported already.
    */
-  async attached(identity: TargetIdentity, autoScalingGroupName: string, log: Logger, signal: AbortSignal): Promise<Discovered> {
-    const { budget, trafficSources, targetGroups, classic } = this.deps;
+  async targeted(identity: TargetIdentity, autoScalingGroupName: string, notBeforeMs: number, log: Logger, signal: AbortSignal, found: (d: Discovered) => void): Promise<void> {
+    const parts = await Promise.allSettled([this.bound(identity, notBeforeMs, log, signal, found), this.attached(identity, autoScalingGroupName, notBeforeMs, log, signal, found)]);
+    for (const p of parts) if (p.status === 'rejected') throw p.reason;
+  }
+
+  /** Groups named by a TargetGroupBinding (by ARN, or by name through the index or one DescribeTargetGroups). */
+  private async bound(identity: TargetIdentity, notBeforeMs: number, log: Logger, signal: AbortSignal, found: (d: Discovered) => void): Promise<void> {
+    const { bindings, index, targetGroups } = this.deps;
+    if (!bindings || !targetGroups) return;
+    const arns = new Map<string, Via>();
+    for (const b of bindings.current()) {
+      if (b.targetType !== undefined && b.targetType !== 'instance' && b.targetType !== 'ip') continue;
+      const arn = b.arn ?? (b.name ? await this.resolveName(b.name, signal) : undefined);
+      if (!arn) {
+        log.debug(`target group ${b.name ?? '?'} of TargetGroupBinding ${b.binding} does not exist; skipping it`);
+        continue;
+      }
+      arns.set(arn, { targetType: b.targetType, vpcHint: b.vpcId, via: `TargetGroupBinding ${b.binding}` });
+    }
+    if (arns.size === 0) return;
+    index.markTargeted(arns.keys());
+    const { groups, problems } = await this.readGroups([...arns], notBeforeMs, log, signal);
+    await selectInTwo(identity, groups, problems, found);
+  }
+
+  /** Groups and classic load balancers attached to the Auto Scaling group (its traffic sources, shared by its events). */
+  private async attached(identity: TargetIdentity, autoScalingGroupName: string, notBeforeMs: number, log: Logger, signal: AbortSignal, found: (d: Discovered) => void): Promise<void> {
+    const { budget, trafficSources, targetGroups, classic, index } = this.deps;
+    if (!targetGroups && !classic) return;
     const sources = await this.sources.get(autoScalingGroupName, Date.now() - this.deps.trafficSourcesTtlMs, (s) =>
       budget.run('DescribeTrafficSources', s, () => trafficSources.describeTrafficSources(autoScalingGroupName, s)), signal);
-    const problems: DiscoveryProblem[] = [];
-    const found = await Promise.all([
-      ...(targetGroups ? sources.targetGroupArns : []).map(async (arn): Promise<Membership[]> => {
-        const targets = await skipIfGone(() => targetGroups!.listTargets(arn, signal), `target group ${targetGroupName(arn)}`, log, problems);
-        const mine = (targets ?? []).filter((t) => t.id === identity.instanceId);
-        return mine.length > 0 ? [{ kind: 'target-group', arn, name: targetGroupName(arn), targets: mine }] : [];
-      }),
-      ...(classic ? sources.loadBalancerNames : []).map(async (name): Promise<Membership[]> => {
-        const instances = await skipIfGone(() => classic!.listInstances(name, signal), `classic load balancer ${name}`, log, problems);
-        return instances?.some((i) => i.instanceId === identity.instanceId) ? [{ kind: 'classic-elb', name }] : [];
-      }),
+    const arns = targetGroups ? sources.targetGroupArns : [];
+    index.markTargeted(arns);
+    const [read, classics] = await Promise.all([
+      // Auto Scaling attaches only instance target groups.
+      this.readGroups(arns.map((arn) => [arn, { targetType: 'instance', vpcHint: undefined, via: `Auto Scaling group ${autoScalingGroupName}` }]), notBeforeMs, log, signal),
+      Promise.all((classic ? sources.loadBalancerNames : []).map(async (name): Promise<Discovered> => {
+        try {
+          const instances = await classic!.listInstances(name, signal);
+          return { memberships: instances.some((i) => i.instanceId === identity.instanceId) ? [{ kind: 'classic-elb', name }] : [], problems: [] };
+        } catch (e) {
+          if (isAbort(e) && signal.aborted) throw e;
+          if ((e as Error).name === 'ResourceGoneError') {
+            log.warn(`classic load balancer ${name} attached to the Auto Scaling group no longer exists; skipping it`);
+            return { memberships: [], problems: [] };
+          }
+          return { memberships: [], problems: [{ what: `could not read classic load balancer ${name}: ${describeError(e)}`, failureClass: failureClass(e, false) }] };
+        }
+      })),
     ]);
-    return { memberships: found.flat(), problems };
+    found(merge(classics));
+    await selectInTwo(identity, read.groups, read.problems, found);
   }
 
   /**
-   * The instance's registrations in the shared region scan: instance targets by id and ip targets by address,
-   * only in target groups of the instance's VPC. A target group the scan could not read, in that VPC, is reported.
+   * What the index already knows of every group (registrations made outside Kubernetes; the targeted groups too,
+   * which `claimed` de-duplicates) and of classic load balancers, at once; then, unless `wait` aborts first (the
+   * targeted set found the instance), the groups it has not read since the Node existed, each reported as it
+   * answers. Never a whole scan once the index is built: only the entries this event needs, and those only after
+   * `gate` (the targeted set answered or took too long).
    */
-  async scanned(identity: TargetIdentity, notBeforeMs: number, signal: AbortSignal): Promise<Discovered> {
-    const snapshot = await this.deps.scan.snapshot(notBeforeMs, signal).catch((e: unknown) => {
-      // The event's time ran out before the shared scan finished: say what the scan is stuck on.
-      const reason = this.deps.scan.stallReason;
-      if (!isAbort(e) || !reason) throw e;
-      throw Object.assign(new Error(`the region scan did not finish in time: ${reason}`, { cause: e }), { name: 'TimeoutError' });
-    });
+  async indexed(identity: TargetIdentity, notBeforeMs: number, log: Logger, wait: AbortSignal, found: (d: Discovered) => void, gate: Promise<unknown> = Promise.resolve()): Promise<void> {
+    const { index, targetGroups, classic } = this.deps;
+    const ids = [identity.instanceId, ...identity.addresses];
+    if (targetGroups) {
+      const known = [...index.holding(ids)].flatMap((arn) => { const g = index.current(arn, notBeforeMs); return g ? [g] : []; });
+      if (known.length > 0) await selectInTwo(identity, known.map((group) => ({ group, vpcHint: undefined })), [], found);
+    }
+    const knownClassic = classic ? index.currentClassic(notBeforeMs) : undefined;
+    if (knownClassic) found({ memberships: (knownClassic.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name })), problems: [] });
+    const pending: Array<Promise<void>> = [];
+    const needsReads = (classic && !knownClassic) || (targetGroups && (!index.listedSince(notBeforeMs) || index.unread(notBeforeMs).length > 0));
+    // Reads this event would cause wait for the targeted set's answer: once it found the instance they are not made.
+    if (needsReads) await untilAborted(gate, wait);
+    if (classic && !knownClassic) {
+      pending.push(index.classic(notBeforeMs, wait).then((byInstance) => found({ memberships: (byInstance.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name })), problems: [] })));
+    }
+    if (targetGroups) {
+      pending.push((async () => {
+        if (!index.listedSince(notBeforeMs)) await index.listed(notBeforeMs, wait);
+        const unread = index.unread(notBeforeMs);
+        if (unread.length === 0) return;
+        log.debug(`waiting for ${unread.length} target groups the load-balancer index has not read since the node was created`);
+        const reads = await Promise.all(unread.map(async (arn) => ({ arn, read: await index.group(arn, notBeforeMs, wait) })));
+        const holding = reads.flatMap(({ read }) => (read.kind === 'read' && read.group.targets.some((t) => ids.includes(t.id)) ? [{ group: read.group, vpcHint: undefined }] : []));
+        const failed = reads.flatMap(({ arn, read }) => (read.kind === 'failed' ? [{ arn, read }] : []));
+        const problems: DiscoveryProblem[] = [];
+        if (failed.length > 0) {
+          // Only a group of the instance's VPC (or of an unknown one) could have held it.
+          const vpc = await identity.vpc();
+          for (const { arn, read } of failed) {
+            const groupVpc = index.summary(arn)?.vpcId;
+            if (vpc === undefined || groupVpc === undefined || groupVpc === vpc) problems.push({ what: `could not check target group ${read.name}: ${read.what}`, failureClass: read.failureClass });
+          }
+        }
+        await selectInTwo(identity, holding, problems, found);
+      })());
+    }
+    const settled = await Promise.allSettled(pending);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  }
+
+  private async readGroups(arns: ReadonlyArray<readonly [string, Via]>, notBeforeMs: number, log: Logger, signal: AbortSignal): Promise<{ groups: CandidateGroup[]; problems: DiscoveryProblem[] }> {
+    const reads = await Promise.all(arns.map(async ([arn, how]) => ({
+      arn, how, read: await this.deps.index.group(arn, notBeforeMs, signal, { targetType: how.targetType, vpcId: how.vpcHint }),
+    })));
     const problems: DiscoveryProblem[] = [];
-    const byAddress = [...identity.addresses].flatMap((ip) => snapshot.byTargetId.get(ip) ?? []).filter((s) => s.group.targetType === 'ip');
-    // Only when an address is registered somewhere is the VPC needed (and EC2 asked).
-    const vpcId = byAddress.length > 0 || snapshot.failedGroups.length > 0 ? await identity.vpc() : undefined;
-    if (byAddress.length > 0 && vpcId === undefined) {
-      problems.push({ what: `ip targets with the node's or its pods' addresses were left alone in ${new Set(byAddress.map((s) => s.group.name)).size} target groups: the instance's VPC is unknown, so they cannot be proven this instance's`, failureClass: 'permanent' });
+    const groups: CandidateGroup[] = [];
+    for (const { arn, how, read } of reads) {
+      if (read.kind === 'gone') {
+        if (!this.reportedGone.has(arn)) log.warn(`target group ${targetGroupName(arn)} named by ${how.via} no longer exists; skipping it`);
+        this.reportedGone.add(arn);
+      }
+      else if (read.kind === 'failed') problems.push(failedProblem(read));
+      else groups.push({ group: read.group, vpcHint: how.vpcHint });
     }
-    const inVpc = (groupVpc: string | undefined): boolean => vpcId === undefined || groupVpc === undefined || groupVpc === vpcId;
-    const asInstance = (snapshot.byTargetId.get(identity.instanceId) ?? []).filter((s) => s.group.targetType === 'instance' && inVpc(s.group.vpcId));
-    const asAddress = vpcId === undefined ? [] : byAddress.filter((s) => s.group.vpcId === vpcId);
-    const byGroup = new Map<string, ScannedTarget[]>();
-    for (const s of [...asInstance, ...asAddress]) byGroup.set(s.group.arn, [...(byGroup.get(s.group.arn) ?? []), s]);
-    const groups: Membership[] = [...byGroup.values()].map((list) => ({
-      kind: 'target-group', arn: list[0]!.group.arn, name: list[0]!.group.name, targets: list.map((s) => s.target),
-    }));
-    const classic: Membership[] = (snapshot.classicByInstance.get(identity.instanceId) ?? []).map((name) => ({ kind: 'classic-elb', name }));
-    for (const f of snapshot.failedGroups) {
-      if (inVpc(f.group.vpcId)) problems.push({ what: `could not check target group ${f.group.name}: ${f.error}`, failureClass: f.failureClass });
-    }
-    return { memberships: [...groups, ...classic], problems };
+    return { groups, problems };
+  }
+
+  /** A binding's spec.targetGroupName → its ARN: the index's listing, else one DescribeTargetGroups, shared and cached. */
+  private async resolveName(name: string, signal: AbortSignal): Promise<string | undefined> {
+    const known = this.deps.index.summaryByName(name);
+    if (known) return known.arn;
+    return this.names.get(name, Date.now() - this.deps.trafficSourcesTtlMs, (s) => this.deps.index.lookUpByName(name, s), signal);
   }
 }
 
-async function skipIfGone<T>(read: () => Promise<T>, what: string, log: Logger, problems: DiscoveryProblem[]): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (e) {
-    if (isAbort(e)) throw e;
-    if (isResourceGone(e)) {
-      log.warn(`${what} attached to the Auto Scaling group no longer exists; skipping it`);
-    } else {
-      problems.push({ what: `could not read ${what}: ${describeError(e)}`, failureClass: failureClass(e, false) });
-    }
-    return undefined;
-  }
+/** How a targeted group was named, and what that says about it. */
+interface Via {
+  readonly targetType: string | undefined;
+  readonly vpcHint: string | undefined;
+  readonly via: string;
+}
+
+/**
+ * Reports the instance groups first (their proof is the instance id: no call), then the ip groups, which wait for
+ * the instance's VPC (EC2): a node's instance targets start leaving while its pods' VPC is looked up.
+ */
+async function selectInTwo(identity: TargetIdentity, groups: readonly CandidateGroup[], problems: DiscoveryProblem[], found: (d: Discovered) => void): Promise<void> {
+  const byType = (ip: boolean) => groups.filter((c) => (c.group.summary.targetType === 'ip') === ip);
+  found(await selectMemberships(identity, byType(false), problems));
+  const ip = byType(true);
+  if (ip.length > 0) found(await selectMemberships(identity, ip, []));
+}
+
+function failedProblem(read: Extract<GroupRead, { kind: 'failed' }>): DiscoveryProblem {
+  return { what: `could not check target group ${read.name}: ${read.what}`, failureClass: read.failureClass };
+}
+
+function merge(parts: readonly Discovered[]): Discovered {
+  return { memberships: parts.flatMap((p) => p.memberships), problems: parts.flatMap((p) => p.problems) };
 }

@@ -9,7 +9,7 @@ function recorder(outcome: (call: Call) => Promise<string> = async (c) => `done 
   const window = new MergeWindow<string, string>(
     { windowMs: 100, maxItems: 5, callTimeoutMs: 60_000, itemKey: (i) => i },
     (key, items) => {
-      const call = { key, items: [...items].sort() };
+      const call = { key, items: [...items()].sort() };
       calls.push(call);
       return outcome(call);
     },
@@ -64,6 +64,27 @@ describe('MergeWindow', () => {
     expect(await c).toBe('ok');
   });
 
+  it('keeps a started batch open while its call waits for its turn: whoever arrives meanwhile is sent with it', async () => {
+    let turn: () => void = () => {};
+    const calls: string[][] = [];
+    const window = new MergeWindow<string, string>({ windowMs: 100, maxItems: 50, callTimeoutMs: 60_000, itemKey: (i) => i }, async (_key, items) => {
+      await new Promise<void>((r) => { turn = r; }); // the call budget has no token yet
+      calls.push([...items()].sort());
+      return 'ok';
+    });
+    const first = window.submit('tg', ['i-1:80'], live());
+    await vi.advanceTimersByTimeAsync(100); // the window closed: the call started and waits for the budget
+    const late = [window.submit('tg', ['i-2:80'], live()), window.submit('tg', ['i-3:80', 'i-1:80'], live())];
+    turn();
+    expect(await Promise.all([first, ...late])).toEqual(['ok', 'ok', 'ok']);
+    expect(calls).toEqual([['i-1:80', 'i-2:80', 'i-3:80']]);
+    const after = window.submit('tg', ['i-4:80'], live());
+    await vi.advanceTimersByTimeAsync(100);
+    turn();
+    expect(await after).toBe('ok');
+    expect(calls).toEqual([['i-1:80', 'i-2:80', 'i-3:80'], ['i-4:80']]);
+  });
+
   it('drops the items of a caller that aborts before the batch is sent; the others are unaffected', async () => {
     const { calls, window } = recorder();
     const quitter = new AbortController();
@@ -110,8 +131,11 @@ describe('MergeWindow', () => {
     const op = fc.record({ key: fc.constantFrom('tg-a', 'tg-b'), items: fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), { maxLength: 4 }), abortAfterMs: fc.option(fc.integer({ min: 0, max: 4 })), fail: fc.boolean(), gapMs: fc.integer({ min: 0, max: 3 }) });
     await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
       const sent: Array<{ key: string; items: string[] }> = [];
-      const window = new MergeWindow<string, string>({ windowMs: 2, maxItems: 5, callTimeoutMs: 1_000, itemKey: (i) => i }, async (key, items) => {
-        sent.push({ key, items: [...items] });
+      const window = new MergeWindow<string, string>({ windowMs: 2, maxItems: 5, callTimeoutMs: 1_000, itemKey: (i) => i }, async (key, batch) => {
+        // Sometimes the call waits for its turn (the rate budget) before it reads its items.
+        if (key === 'tg-b') await new Promise((r) => setTimeout(r, 1));
+        const items = [...batch()];
+        sent.push({ key, items });
         await new Promise((r) => setTimeout(r, 1));
         if (ops.some((o) => o.fail && o.key === key && o.items.some((i) => items.includes(i)))) throw new Error(`failed ${key}`);
         return key;
@@ -135,6 +159,8 @@ describe('MergeWindow', () => {
         else expect(outcomes[i]).toMatch(o.abortAfterMs === null ? /^(ok|failed tg-[ab])$/u : /^(ok|failed tg-[ab]|aborted)$/u);
         if (o.abortAfterMs === null) for (const item of o.items) expect(sent.some((s) => s.key === o.key && s.items.includes(item))).toBe(true);
       });
+      // A call whose callers all left before it was sent still holds its batch until it gives up (at once).
+      await new Promise((r) => setTimeout(r, 5));
       expect(window.openBatches).toBe(0);
     }), { numRuns: 60 });
   });

@@ -1,12 +1,16 @@
 import { abortReason, withTimeout } from '../lifecycle/sleep.js';
 
-/** One merged call: every item submitted for `key` within the window, de-duplicated. */
-export type MergedCall<I, R> = (key: string, items: readonly I[], signal: AbortSignal) => Promise<R>;
+/**
+ * One merged call for `key`. `items()` closes the batch and returns everything submitted to it, de-duplicated: call
+ * it at the moment the request is really sent (after waiting for the call budget), so that whatever was submitted
+ * while the call waited for its turn goes with it. Repeated calls (a retry) return the same items.
+ */
+export type MergedCall<I, R> = (key: string, items: () => readonly I[], signal: AbortSignal) => Promise<R>;
 
 export interface MergeWindowConfig<I> {
-  /** How long the first submission for a key waits for others to join it. */
+  /** How long the first submission for a key waits for others to join it before the call is started. */
   readonly windowMs: number;
-  /** A batch is sent at once when it reaches this many distinct items. */
+  /** A batch is closed (and started, if it was not yet) when it reaches this many distinct items. */
   readonly maxItems: number;
   /** Bound on the merged call itself; it is shared, so no single caller's signal may cancel it. */
   readonly callTimeoutMs: number;
@@ -26,14 +30,18 @@ interface Batch<I, R> {
   readonly entries: Entry<I, R>[];
   readonly keys: Set<string>;
   readonly timer: NodeJS.Timeout;
+  started: boolean;
+  /** The items sent, once the call read them; the batch accepts no one after that. */
+  sent: readonly I[] | undefined;
 }
 
 /**
- * Merges submissions for the same key (a target group, a load balancer) that arrive within a short window into one
- * call. State is a map of open batches owned by this object alone; every caller gets its own promise, settled
- * exactly once with the batch's result or error — nothing is shared that could block or drop a caller. A caller
- * whose signal aborts before the batch is sent leaves it (its items are not sent unless another caller also
- * submitted them); after that it merely stops waiting.
+ * Merges submissions for the same key (a target group, a load balancer) into one call. The first submission opens
+ * a batch; after `windowMs` the call starts, but the batch stays open until the call is really sent — a call that
+ * waits for the rate budget takes everyone who arrived meanwhile, so the busier the key, the more each call
+ * carries (cost per event falls as concurrency rises). Every caller gets its own promise, settled exactly once
+ * with the batch's result or error; a caller whose signal aborts before the call is sent leaves the batch (its
+ * items are not sent unless another caller also submitted them); after that it merely stops waiting.
  */
 export class MergeWindow<I, R> {
   private readonly open = new Map<string, Batch<I, R>>();
@@ -47,7 +55,7 @@ export class MergeWindow<I, R> {
       const onAbort = (): void => {
         if (entry.settled) return;
         entry.settled = true;
-        if (this.open.get(key) === batch) this.leave(key, batch, entry);
+        if (batch.sent === undefined) this.leave(key, batch, entry);
         reject(abortReason(signal));
       };
       const entry: Entry<I, R> = {
@@ -59,17 +67,24 @@ export class MergeWindow<I, R> {
       signal.addEventListener('abort', onAbort, { once: true });
       batch.entries.push(entry);
       for (const item of items) batch.keys.add(this.config.itemKey(item));
-      if (batch.keys.size >= this.config.maxItems) this.flush(key);
+      if (batch.keys.size >= this.config.maxItems) {
+        // Full: nobody else joins it; start it now if its window is still running.
+        if (this.open.get(key) === batch) this.open.delete(key);
+        this.start(key, batch);
+      }
     });
   }
 
-  /** Batches waiting for their window to close (for tests and shutdown checks). */
+  /** Batches not sent yet (for tests and shutdown checks). */
   get openBatches(): number {
     return this.open.size;
   }
 
   private openBatch(key: string): Batch<I, R> {
-    const batch: Batch<I, R> = { entries: [], keys: new Set(), timer: setTimeout(() => this.flush(key), this.config.windowMs) };
+    const batch: Batch<I, R> = {
+      entries: [], keys: new Set(), started: false, sent: undefined,
+      timer: setTimeout(() => this.start(key, batch), this.config.windowMs),
+    };
     this.open.set(key, batch);
     return batch;
   }
@@ -77,24 +92,35 @@ export class MergeWindow<I, R> {
   private leave(key: string, batch: Batch<I, R>, entry: Entry<I, R>): void {
     const i = batch.entries.indexOf(entry);
     if (i >= 0) batch.entries.splice(i, 1);
-    if (batch.entries.length === 0) {
+    if (batch.entries.length === 0 && !batch.started) {
       clearTimeout(batch.timer);
-      this.open.delete(key);
+      if (this.open.get(key) === batch) this.open.delete(key);
     }
   }
 
-  private flush(key: string): void {
-    const batch = this.open.get(key);
-    if (!batch) return;
+  private start(key: string, batch: Batch<I, R>): void {
+    if (batch.started) return;
+    batch.started = true;
     clearTimeout(batch.timer);
-    this.open.delete(key);
-    const entries = [...batch.entries];
-    const unique = new Map<string, I>();
-    for (const entry of entries) for (const item of entry.items) unique.set(this.config.itemKey(item), item);
-    const items = [...unique.values()];
+    const items = (): readonly I[] => {
+      if (batch.sent === undefined) {
+        if (this.open.get(key) === batch) this.open.delete(key);
+        if (batch.entries.length === 0) throw new Error('every caller left the batch before it was sent');
+        const unique = new Map<string, I>();
+        for (const entry of batch.entries) for (const item of entry.items) unique.set(this.config.itemKey(item), item);
+        batch.sent = [...unique.values()];
+      }
+      return batch.sent;
+    };
+    const settle = (outcome: (entry: Entry<I, R>) => void): void => {
+      // Nobody joins once the call is over, whether or not it read its items.
+      if (this.open.get(key) === batch) this.open.delete(key);
+      batch.sent ??= [];
+      for (const entry of [...batch.entries]) outcome(entry);
+    };
     withTimeout([], this.config.callTimeoutMs, (signal) => this.call(key, items, signal)).then(
-      (r) => { for (const entry of entries) entry.resolve(r); },
-      (e: unknown) => { for (const entry of entries) entry.reject(e); },
+      (r) => settle((entry) => entry.resolve(r)),
+      (e: unknown) => settle((entry) => entry.reject(e)),
     );
   }
 }

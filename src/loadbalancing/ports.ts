@@ -45,6 +45,8 @@ export interface TrafficSources {
 export interface TargetGroupsPort {
   /** Every target group in the region (all pages). */
   listTargetGroups(signal: AbortSignal): Promise<TargetGroupSummary[]>;
+  /** One target group by ARN or by name; undefined when it does not exist. */
+  describeTargetGroup(ref: { readonly arn: string } | { readonly name: string }, signal: AbortSignal): Promise<TargetGroupSummary | undefined>;
   /** Unfiltered: every registered or draining target. Filtered: exactly the targets asked about. */
   describeTargetHealth(arn: string, targets: readonly TargetRef[] | undefined, signal: AbortSignal): Promise<TargetHealth[]>;
   /** 'invalid-target' when at least one of the targets is not registered (AWS's InvalidTarget). */
@@ -60,6 +62,27 @@ export interface ClassicLoadBalancersPort {
   describeInstanceHealth(name: string, signal: AbortSignal): Promise<InstanceHealth[]>;
   /** 'invalid-instance' when at least one instance is not registered (AWS's InvalidInstance). */
   deregisterInstances(name: string, instanceIds: readonly string[], signal: AbortSignal): Promise<'deregistered' | 'invalid-instance'>;
+}
+
+/**
+ * A target group a TargetGroupBinding of this cluster names (elbv2.k8s.aws/v1beta1, made by the AWS Load Balancer
+ * Controller for each Service and Ingress it manages, or by hand): its targets are the cluster's nodes or pods.
+ */
+export interface BoundTargetGroup {
+  /** `namespace/name` of the binding, for logs. */
+  readonly binding: string;
+  /** spec.targetGroupARN; undefined when the binding names its group by spec.targetGroupName. */
+  readonly arn: string | undefined;
+  readonly name: string | undefined;
+  /** spec.targetType (instance | ip); undefined until the controller's webhook has set it. */
+  readonly targetType: string | undefined;
+  /** spec.vpcID; undefined until the controller's webhook has set it. */
+  readonly vpcId: string | undefined;
+}
+
+export interface TargetGroupBindingsPort {
+  /** The bindings as last seen (a watch): empty while the CRD is not installed or the bindings cannot be read. */
+  current(): readonly BoundTargetGroup[];
 }
 
 export interface TrafficSourcesPort {

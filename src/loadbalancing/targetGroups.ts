@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CallBudget } from './callBudget.js';
 import { MergeWindow } from './mergeWindow.js';
 import { type TargetGroupsPort, type TargetHealth, type TargetRef, targetGroupName, targetKey } from './ports.js';
+import type { AttributesCache } from './regionIndex.js';
 import { SharedLoad } from './sharedLoad.js';
 
 export interface TargetGroupTimings {
@@ -27,27 +28,21 @@ export const isDraining = (h: TargetHealth): boolean => h.state === 'draining' |
 export const isRegistered = (h: TargetHealth): boolean => !isUnused(h) && !isDraining(h);
 
 /**
- * Target-group work shared by all events: DeregisterTargets and DescribeTargetHealth calls for the same group within
- * a short window are merged into one, each group's deregistration delay is read once (DescribeTargetGroupAttributes)
- * and cached, and every call goes through the call budget.
+ * Target-group work shared by all events: DeregisterTargets and DescribeTargetHealth calls for the same group are
+ * merged into one — everything submitted within a short window, and whatever arrives while the call waits for the
+ * call budget — each group's deregistration delay is read once (DescribeTargetGroupAttributes) and cached (the
+ * index reads it ahead for the groups holding the cluster's instances), and every call goes through the budget.
  */
-export class TargetGroupOperations {
-  private readonly listings: MergeWindow<TargetRef, TargetHealth[]>;
+export class TargetGroupOperations implements AttributesCache {
   private readonly reads: MergeWindow<TargetRef, TargetHealth[]>;
   private readonly deregistrations: MergeWindow<TargetRef, void>;
   private readonly delays: SharedLoad<string, number>;
 
   constructor(private readonly port: TargetGroupsPort, private readonly budget: CallBudget, private readonly timings: TargetGroupTimings) {
     const window = { windowMs: timings.batchWindowMs, maxItems: MAX_TARGETS_PER_CALL, callTimeoutMs: timings.callTimeoutMs, itemKey: targetKey };
-    this.listings = new MergeWindow(window, (arn, _items, signal) => this.describe(arn, undefined, signal));
     this.reads = new MergeWindow(window, (arn, targets, signal) => this.describe(arn, targets, signal));
     this.deregistrations = new MergeWindow(window, (arn, targets, signal) => this.deregisterMerged(arn, targets, signal));
     this.delays = new SharedLoad(timings.callTimeoutMs);
-  }
-
-  /** Every registered or draining target of the group; one call per window however many events ask. */
-  listTargets(arn: string, signal: AbortSignal): Promise<TargetHealth[]> {
-    return this.listings.submit(arn, [], signal);
   }
 
   /** Deregisters the targets, merged with other events' targets of the same group. Idempotent. */
@@ -88,18 +83,30 @@ export class TargetGroupOperations {
       this.budget.run('DescribeTargetGroupAttributes', s, () => this.port.deregistrationDelaySeconds(arn, s)), signal);
   }
 
-  private describe(arn: string, targets: readonly TargetRef[] | undefined, signal: AbortSignal): Promise<TargetHealth[]> {
-    return this.budget.run('DescribeTargetHealth', signal, () => this.port.describeTargetHealth(arn, targets, signal));
+  /** When the cached attributes of the group expire (the index reads them again ahead); undefined: never read. */
+  dueAtMs(arn: string): number | undefined {
+    const at = this.delays.startedAtMs(arn);
+    return at === undefined ? undefined : at + this.timings.attributesTtlMs;
+  }
+
+  read(arn: string, signal: AbortSignal): Promise<number> {
+    return this.deregistrationDelaySeconds(arn, signal);
+  }
+
+  /** Filtered DescribeTargetHealth; the targets are read when the call is sent, so late joiners of a merged read go too. */
+  private describe(arn: string, targets: () => readonly TargetRef[], signal: AbortSignal): Promise<TargetHealth[]> {
+    return this.budget.run('DescribeTargetHealth', signal, () => this.port.describeTargetHealth(arn, targets(), signal));
   }
 
   /**
    * One DeregisterTargets for everything merged. InvalidTarget means some target is not registered any more (it
    * finished draining, or someone else removed it): those are done, the rest are deregistered once more.
    */
-  private async deregisterMerged(arn: string, targets: readonly TargetRef[], signal: AbortSignal): Promise<void> {
-    const first = await this.budget.run('DeregisterTargets', signal, () => this.port.deregisterTargets(arn, targets, signal));
+  private async deregisterMerged(arn: string, items: () => readonly TargetRef[], signal: AbortSignal): Promise<void> {
+    const first = await this.budget.run('DeregisterTargets', signal, () => this.port.deregisterTargets(arn, items(), signal));
     if (first === 'deregistered') return;
-    const still = (await this.describe(arn, targets, signal)).filter(isRegistered).map(toRef);
+    const targets = items();
+    const still = (await this.describe(arn, () => targets, signal)).filter(isRegistered).map(toRef);
     if (still.length === 0) return;
     const second = await this.budget.run('DeregisterTargets', signal, () => this.port.deregisterTargets(arn, still, signal));
     if (second === 'invalid-target') {

@@ -8,22 +8,26 @@ import { adminKubeConfig, eventually } from '../harness/infra.js';
 import { FakeKubelet } from '../harness/kubelet.js';
 import { type KubeRequestLog, startKubeRequestLog } from '../harness/kubeRequestLog.js';
 import { type LifecycleManagerProcess, startLifecycleManager } from '../harness/lifecycleManager.js';
-import { loadBalancerFixtures } from '../harness/loadBalancers.js';
+import { loadBalancerFixtures, testVpc } from '../harness/loadBalancers.js';
+import { createBinding, deleteBinding } from '../harness/targetGroupBindings.js';
 import { type Moto, motoAwsEnv, startMoto } from '../harness/moto.js';
 import { buildWorld } from '../harness/world.js';
 
 /**
- * The deterministic part of the benchmark (bench/README.md, scenario S1) as an ordinary test: a scaled-down burst
- * must stay within fixed per-event budgets of AWS and Kubernetes calls, and never LIST every node or every pod for an
- * event. It runs on its own moto, so the region it scans holds exactly its own target groups whatever other test
- * files do meanwhile; the apiserver is the shared one, seen through a recording proxy (test/harness/kubeRequestLog.ts)
+ * The deterministic part of the benchmark (bench/README.md, scenarios S1 and S4) as an ordinary test: scaled-down
+ * bursts must stay within fixed per-event budgets of AWS and Kubernetes calls, and never LIST every node or every pod
+ * for an event. As in the bench, the window opens once the service's region index is built (a running service). It
+ * runs on its own moto, so the region it indexes holds exactly its own target groups whatever other test files do
+ * meanwhile; the apiserver is the shared one, seen through a recording proxy (test/harness/kubeRequestLog.ts)
  * that tells a per-node pod LIST from one of the whole cluster. Only counts are asserted, never times.
  */
 const EVENTS = 20;
 const TARGET_GROUPS = 40;
 const PODS_PER_NODE = 2;
 /** The issue's S1 budget: AWS calls per event, heartbeats excluded (their number grows with time, not with work). */
-const AWS_CALLS_PER_EVENT = 12;
+const AWS_CALLS_PER_EVENT = 8;
+/** The issue's S4 budget: the same, on EKS (target groups bound to the cluster, every node in them). */
+const AWS_CALLS_PER_EVENT_BOUND = 5;
 /**
  * Kubernetes calls per event. Measured 24-25: the action's Lease (get, create, renewals, delete), two cordon PATCHes
  * (at receipt and in the drain attempt), the drain plan's PDB LIST, four or five per-node pod LISTs (pod IPs, the
@@ -74,22 +78,7 @@ describe('call budget per event (scaled-down S1 burst)', () => {
       // Long visibility and Lease periods: the calls that keep a message or a Lease alive grow with time, not work.
       flags: ['--max-drain-concurrency', '32', '--drain-interval', '1', '--visibility-timeout', '300', '--lease-duration', '60'], logFile: join(info.workDir, `lifecycle-manager-call-budget-${world.queueName}.log`),
     });
-    const before = await service.metricsText();
-    const firstRequest = recorder.requests.length;
-
-    await Promise.all(world.instances.map((i) => world.terminate(i.instanceId)));
-    const results = await eventually(`all ${EVENTS} lifecycle actions to end`, async () => {
-      const res = await fetch(`${moto.endpoint}/_lifecycle/actions`);
-      const mine = ((await res.json()) as { actions: Array<{ autoScalingGroupName: string; result: string | null; resultSource: string | null }> }).actions
-        .filter((a) => a.autoScalingGroupName === world.autoScalingGroupName);
-      return mine.length === EVENTS && mine.every((a) => a.resultSource !== null) ? mine.map((a) => `${a.result} (${a.resultSource})`) : undefined;
-    }, 150_000, 500);
-    await eventually('every message settled', async () => {
-      if ((await service!.metric('lifecycle_manager_terminating_instances_count')) !== 0) return false;
-      const q = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: world.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-      return Number(q.Attributes?.['ApproximateNumberOfMessages']) + Number(q.Attributes?.['ApproximateNumberOfMessagesNotVisible']) === 0;
-    }, 60_000, 250);
-    const after = await service.metricsText();
+    const { before, after, results, firstRequest } = await burst(world, service);
 
     const awsCalls = delta(counterSamples(before, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']), counterSamples(after, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']));
     const kubeCalls = delta(counterSamples(before, 'lifecycle_manager_kube_api_calls_total', ['verb', 'resource']), counterSamples(after, 'lifecycle_manager_kube_api_calls_total', ['verb', 'resource']));
@@ -110,4 +99,68 @@ describe('call budget per event (scaled-down S1 burst)', () => {
     expect(lists.allPodsLists).toBe(0);
     expect(lists.allNodesLists).toBeLessThanOrEqual(lists.nodeWatches);
   });
+
+  it(`${EVENTS} simultaneous terminations on EKS — 4 target groups bound by TargetGroupBindings holding every node (2) or its pods (2), ${TARGET_GROUPS} others in the region: at most ${AWS_CALLS_PER_EVENT_BOUND} AWS calls per event`, async () => {
+    await service?.stop();
+    service = undefined;
+    const aws = testAwsClients(moto.endpoint);
+    const admin = adminKubeConfig(info);
+    const world = await buildWorld(aws, kubelet, { instances: EVENTS, heartbeatTimeoutSeconds: 60, podsPerNode: PODS_PER_NODE });
+    const lb = loadBalancerFixtures(aws);
+    const vpcID = await testVpc(aws);
+    const bound: string[] = [];
+    for (let g = 0; g < 2; g++) {
+      const arn = await lb.targetGroup(`svc${g}-${world.id}`, { port: 30080 + g, deregistrationDelaySeconds: 1 });
+      await lb.register(arn, world.instances.map((i) => ({ id: i.instanceId, port: 30080 + g })));
+      await createBinding(admin, { namespace: world.namespace, name: `svc${g}`, targetGroupARN: arn, targetType: 'instance', vpcID });
+      bound.push(arn);
+    }
+    const podIps = await Promise.all(world.instances.map(async (i) => (await world.podsOn(i.nodeName)).map((p) => p.status!.podIP!).sort()));
+    for (let g = 0; g < 2; g++) {
+      const arn = await lb.targetGroup(`pods${g}-${world.id}`, { targetType: 'ip', port: 8080, deregistrationDelaySeconds: 1 });
+      await lb.register(arn, podIps.map((ips) => ({ id: ips[g]!, port: 8080 })));
+      await createBinding(admin, { namespace: world.namespace, name: `pods${g}`, targetGroupARN: arn, targetType: 'ip', vpcID });
+      bound.push(arn);
+    }
+    service = await startLifecycleManager({
+      repoRoot: info.repoRoot, kubeconfigPath: recorder.kubeconfigPath, queueName: world.queueName, awsEnv: motoAwsEnv(moto.endpoint),
+      flags: ['--max-drain-concurrency', '32', '--drain-interval', '1', '--visibility-timeout', '300', '--lease-duration', '60'], logFile: join(info.workDir, `lifecycle-manager-call-budget-${world.queueName}.log`),
+    });
+    try {
+      const { before, after, results } = await burst(world, service);
+      const awsCalls = delta(counterSamples(before, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']), counterSamples(after, 'lifecycle_manager_aws_api_calls_total', ['service', 'operation']));
+      const awsPerEvent = sum(awsCalls, (op) => op === 'autoscaling:RecordLifecycleActionHeartbeat') / EVENTS;
+      process.stderr.write(`call budget (bound): ${EVENTS} events: ${awsPerEvent.toFixed(2)} AWS calls/event ${JSON.stringify(awsCalls)}\n`);
+      expect(results).toEqual(Array.from({ length: EVENTS }, () => 'CONTINUE (complete)'));
+      for (const arn of bound) expect(await lb.health(arn)).toEqual([]);
+      // Every bound group was left through merged calls: far fewer than one DeregisterTargets per event and group.
+      expect(awsCalls['elasticloadbalancingv2:DeregisterTargets'] ?? 0).toBeLessThanOrEqual(EVENTS);
+      expect(awsPerEvent).toBeLessThanOrEqual(AWS_CALLS_PER_EVENT_BOUND);
+    } finally {
+      for (const name of ['svc0', 'svc1', 'pods0', 'pods1']) await deleteBinding(admin, world.namespace, name);
+    }
+  });
 });
+
+/**
+ * Waits for the running service's region index, terminates every instance of the world at once and waits until
+ * each action ended and each message was settled: the counters before and after, the actions' results.
+ */
+async function burst(world: Awaited<ReturnType<typeof buildWorld>>, lm: LifecycleManagerProcess) {
+  await lm.waitForLog(/load-balancer index built: /u, 120_000);
+  const before = await lm.metricsText();
+  const firstRequest = recorder.requests.length;
+  await Promise.all(world.instances.map((i) => world.terminate(i.instanceId)));
+  const results = await eventually(`all ${EVENTS} lifecycle actions to end`, async () => {
+    const res = await fetch(`${moto.endpoint}/_lifecycle/actions`);
+    const mine = ((await res.json()) as { actions: Array<{ autoScalingGroupName: string; result: string | null; resultSource: string | null }> }).actions
+      .filter((a) => a.autoScalingGroupName === world.autoScalingGroupName);
+    return mine.length === EVENTS && mine.every((a) => a.resultSource !== null) ? mine.map((a) => `${a.result} (${a.resultSource})`) : undefined;
+  }, 150_000, 500);
+  await eventually('every message settled', async () => {
+    if ((await lm.metric('lifecycle_manager_terminating_instances_count')) !== 0) return false;
+    const q = await testAwsClients(moto.endpoint).sqs.send(new GetQueueAttributesCommand({ QueueUrl: world.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    return Number(q.Attributes?.['ApproximateNumberOfMessages']) + Number(q.Attributes?.['ApproximateNumberOfMessagesNotVisible']) === 0;
+  }, 60_000, 250);
+  return { before, after: await lm.metricsText(), results, firstRequest };
+}

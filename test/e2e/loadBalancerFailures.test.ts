@@ -35,13 +35,16 @@ async function twoNodes(): Promise<Case> {
   return { world, victim: world.instances[0]!, survivor: world.instances[1]! };
 }
 
-/** The service, through a fault proxy when there are rules (set once it is up: its startup checks are not under test). */
-async function serve(world: World, flags: readonly string[], rules?: readonly FaultRule[]): Promise<{ lm: LifecycleManagerProcess; proxy?: FaultProxy }> {
-  const proxy = rules ? await startFaultProxy(f.info.motoEndpoint) : undefined;
+/**
+ * The service, through a fault proxy when there are rules: set once it is up (its startup checks are not under test),
+ * or from the start for load-balancer reads, which the service's region index makes as soon as it starts.
+ */
+async function serve(world: World, flags: readonly string[], rules?: readonly FaultRule[], options: { fromStart?: boolean } = {}): Promise<{ lm: LifecycleManagerProcess; proxy?: FaultProxy }> {
+  const proxy = rules ? await startFaultProxy(f.info.motoEndpoint, options.fromStart ? rules : []) : undefined;
   if (proxy) proxies.push(proxy);
   const lm = await f.serve(world, [...FAST, ...flags], proxy ? { env: { AWS_ENDPOINT_URL: proxy.endpoint } } : {});
   services.push(lm);
-  if (proxy && rules) proxy.setRules(rules);
+  if (proxy && rules && !options.fromStart) proxy.setRules(rules);
   return { lm, ...(proxy ? { proxy } : {}) };
 }
 
@@ -135,15 +138,15 @@ describe('load-balancer failures never cost the drain (--deregister-order before
   it.each([
     { fault: 'validation' as const, failureClass: 'permanent', flags: [], cause: 'injected: this target group cannot be described' },
     // A group that keeps answering 5xx is given up after its own bound, not after the scan's: it must not hold the others.
-    { fault: 'server-error' as const, failureClass: 'timeout', flags: ['--deregistration-timeout', '40'], cause: 'no answer within 15s \\(DescribeTargetHealth failed \\d+ times, last: .*ServiceUnavailable' },
-  ])('one target group\'s DescribeTargetHealth failing for good ($fault) during discovery: the other group is still left, the failing one is reported on its own, CONTINUE', async ({ fault, failureClass, flags, cause }) => {
+    { fault: 'server-error' as const, failureClass: 'timeout', flags: ['--deregistration-timeout', '40'], cause: 'no answer within 15s \\(DescribeTargetHealth failed \\d+ times?, last: .*ServiceUnavailable' },
+  ])('one target group\'s DescribeTargetHealth failing for good ($fault) from the start: the other group is still left, the failing one is reported on its own, CONTINUE', async ({ fault, failureClass, flags, cause }) => {
     const c = await twoNodes();
     const broken = await lb.targetGroup(`broken-${c.world.id}`, { deregistrationDelaySeconds: 2 });
     const fine = await lb.targetGroup(`fine-${c.world.id}`, { deregistrationDelaySeconds: 2 });
     for (const arn of [broken, fine]) await lb.register(arn, [on(c.victim.instanceId), on(c.survivor.instanceId)]);
     const { lm, proxy } = await serve(c.world, flags, [{
       service: 'elasticloadbalancing', operation: 'DescribeTargetHealth', bodyIncludes: broken, fault, ...(fault === 'validation' ? { message: 'injected: this target group cannot be described' } : {}),
-    }]);
+    }], { fromStart: true });
 
     await c.world.terminate(c.victim.instanceId);
     await terminatedGracefully(c, lm);
@@ -193,21 +196,21 @@ describe('load-balancer failures never cost the drain (--deregister-order before
     expect(await ec2Calls(lm)).toBe(0);
   });
 
-  it('the region scan timing out (every DescribeTargetHealth hangs): the step is reported as timed out, each group gives up after its own bound with the failing call and its count logged, CONTINUE', async () => {
+  it('the region index never getting an answer (every DescribeTargetHealth hangs): the step is reported as timed out, each group gives up after its own bound with the failing call and its count logged, CONTINUE', async () => {
     const c = await twoNodes();
     const unseen = await lb.targetGroup(`unseen-${c.world.id}`, { deregistrationDelaySeconds: 2 });
     await lb.register(unseen, [on(c.victim.instanceId), on(c.survivor.instanceId)]);
     const { lm, proxy } = await serve(c.world, ['--api-timeout', '2', '--deregistration-timeout', '6'],
-      [{ service: 'elasticloadbalancing', operation: 'DescribeTargetHealth', fault: 'hang' }]);
+      [{ service: 'elasticloadbalancing', operation: 'DescribeTargetHealth', fault: 'hang' }], { fromStart: true });
 
     await c.world.terminate(c.victim.instanceId);
     await terminatedGracefully(c, lm);
 
     expect(proxy!.injected.get('elasticloadbalancing:DescribeTargetHealth:hang')).toBeGreaterThanOrEqual(1);
     await deregisterDegraded(c, lm, 'timeout', /finding load balancers: /u);
-    // Not retried silently: the scan goes on in the background, gives up on each group after its own bound, and
+    // Not retried silently: the index goes on in the background, gives up on each group after its own bound, and
     // says which call failed, how often and how.
-    await lm.waitForLog(new RegExp(`level=warning msg="could not read target group unseen-${c.world.id} during the scan within 15s \\(DescribeTargetHealth (failed \\d+ times?, last: .*[Tt]ime.*|never answered)\\)`, 'u'), 90_000);
+    await lm.waitForLog(new RegExp(`level=warning msg="could not read target group unseen-${c.world.id} within 15s \\(DescribeTargetHealth (failed \\d+ times?, last: .*[Tt]ime.*|never answered)\\)`, 'u'), 90_000);
     expect((await lb.health(unseen, [on(c.survivor.instanceId)]))[0]?.state).toBe('healthy');
   });
 

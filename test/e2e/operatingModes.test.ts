@@ -38,7 +38,8 @@ const completion = (instanceId: string, timeoutMs = 60_000) => eventually('the a
 describe('--dry-run', () => {
   it('reads and plans everything, writes nothing but the message delete and its Event, and leaves the hook to its DefaultResult', async () => {
     const group = await lb.targetGroup(`dry-${Date.now().toString(36)}`, { deregistrationDelaySeconds: 1 });
-    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 8, defaultResult: 'CONTINUE', podsPerNode: 2, targetGroupArns: [group] });
+    // 20 s of heartbeat timeout: time enough, on a loaded machine, to look at everything before the hook expires.
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 20, defaultResult: 'CONTINUE', podsPerNode: 2, targetGroupArns: [group] });
     const [victim] = world.instances;
     await admin.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: world.namespace, body: {
       metadata: { name: 'app-0-budget' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'app-0' } } },
@@ -63,7 +64,7 @@ describe('--dry-run', () => {
     expect((await world.podsOn(victim!.nodeName)).length).toBe(2);
     expect((await lb.health(group, [{ id: victim!.instanceId, port: 80 }]))[0]?.state).not.toBe('unused');
     // The hook ends as if nothing were installed: by its heartbeat timeout, with its DefaultResult, never completed.
-    const action = await completion(victim!.instanceId, 30_000);
+    const action = await completion(victim!.instanceId, 60_000);
     expect({ result: action.result, source: action.resultSource, completes: action.completeCalls, heartbeats: action.heartbeats }).toEqual({ result: 'CONTINUE', source: 'expired', completes: 0, heartbeats: 0 });
     const writes = aws.requests.slice(awsFrom).filter((r) => !READS.test(r.operation)).map((r) => `${r.service}:${r.operation}`);
     // Deletes only: the termination's message and the hook's TEST_NOTIFICATION, which is dropped as always.

@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { startTestCluster, type TestCluster } from './cluster.js';
 import { type Moto, startMoto } from './moto.js';
 import { SERVICE_USER, bindClusterRole, bindRole, kubeconfigFor, shippedClusterRoleRules, shippedRoleRules } from './rbac.js';
+import { installTargetGroupBindingCrd } from './targetGroupBindings.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..').replace(/\/dist$/u, '');
 
@@ -34,9 +35,10 @@ export interface Harness {
 
 /**
  * Starts kube-apiserver + etcd and moto (binaries from scripts/testinfra.mjs), installs the shipped ClusterRole
- * bound to the service's identity, and writes one kubeconfig per identity. Everything binds 127.0.0.1.
+ * bound to the service's identity and the AWS Load Balancer Controller's TargetGroupBinding CRD (as on EKS; leave it
+ * out with `targetGroupBindingCrd: false`), and writes one kubeconfig per identity. Everything binds 127.0.0.1.
  */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(options: { targetGroupBindingCrd?: boolean } = {}): Promise<Harness> {
   const { ensureTestCluster, ensureMoto } = (await import(join(repoRoot, 'scripts', 'testinfra.mjs'))) as {
     ensureTestCluster(): string; ensureMoto(): string;
   };
@@ -57,6 +59,7 @@ export async function startHarness(): Promise<Harness> {
   admin.loadFromFile(cluster.kubeconfigPath);
   await bindClusterRole(admin, 'lifecycle-manager', shippedClusterRoleRules(repoRoot), SERVICE_USER);
   await bindRole(admin, SERVICE_NAMESPACE, 'lifecycle-manager', shippedRoleRules(repoRoot), SERVICE_USER);
+  if (options.targetGroupBindingCrd ?? true) await installTargetGroupBindingCrd(admin, repoRoot);
   const serviceKubeconfigPath = join(workDir, 'service.kubeconfig');
   writeFileSync(serviceKubeconfigPath, kubeconfigFor(cluster.kubeconfigPath, 'lifecycle-manager'));
   const limitedKubeconfigPath = join(workDir, 'limited.kubeconfig');

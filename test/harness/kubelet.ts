@@ -25,7 +25,11 @@ export class FakeKubelet {
   private podIpCounter = 10;
   private reconcileTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(private readonly kc: k8s.KubeConfig, private readonly options: { graceScale: number } = { graceScale: 0.02 }) {
+  /**
+   * `podCidrBase` shifts the pod CIDRs of this kubelet's nodes (10.<base + n>.…): test files that share the emulator
+   * and register pod IPs in ip target groups use distinct ranges, or one file's groups would hold another's pods.
+   */
+  constructor(private readonly kc: k8s.KubeConfig, private readonly options: { graceScale: number; podCidrBase?: number } = { graceScale: 0.02 }) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.policy = kc.makeApiClient(k8s.PolicyV1Api);
     this.volumes = new FakeAttachDetachController(kc, (name) => this.nodes.has(name));
@@ -109,7 +113,7 @@ export class FakeKubelet {
       },
     } });
     // 10.<n>.0.x for the first 255 nodes; past that the third octet takes the overflow, so IPs stay valid.
-    const cidr = this.nodes.get(spec.nodeName)?.podCidrIndex ?? 0;
+    const cidr = (this.options.podCidrBase ?? 0) + (this.nodes.get(spec.nodeName)?.podCidrIndex ?? 0);
     const ip = `10.${cidr % 256}.${Math.floor(cidr / 256) % 256}.${this.podIpCounter++ % 250}`;
     const now = new Date();
     pod.status = {

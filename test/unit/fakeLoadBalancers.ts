@@ -67,6 +67,11 @@ export class FakeLoadBalancers implements TargetGroupsPort, ClassicLoadBalancers
     return [...this.groups.values()].map((g) => g.summary);
   }
 
+  async describeTargetGroup(ref: { readonly arn: string } | { readonly name: string }): Promise<TargetGroupSummary | undefined> {
+    this.record('DescribeTargetGroups', 'arn' in ref ? ref.arn : ref.name, []);
+    return [...this.groups.values()].map((g) => g.summary).find((g) => ('arn' in ref ? g.arn === ref.arn : g.name === ref.name));
+  }
+
   async describeTargetHealth(arn: string, targets: readonly TargetRef[] | undefined): Promise<TargetHealth[]> {
     this.record('DescribeTargetHealth', arn, (targets ?? []).map((t) => `${t.id}:${t.port}`));
     const group = this.group(arn);
