@@ -90,7 +90,10 @@ export async function assertOutcome(c: MatrixCase, lm: LifecycleManagerProcess, 
     case 'settle-failed':
       expect(stepFailures, 'the step failure is counted').toBeGreaterThanOrEqual(1);
       // On the Node, unless nothing proved the message real yet (verification): a forged one must write nothing.
-      if (hasNode && step.name !== 'verify') expect(reasons).toContain('LifecycleStepFailed');
+      // Events are published in the background: the settle step's comes after the completion AWS recorded.
+      if (hasNode && step.name !== 'verify') {
+        await eventually('the LifecycleStepFailed Event on the Node', async () => (await world.nodeEvents(victim.nodeName)).some((e) => e.reason === 'LifecycleStepFailed'), 15_000, 250);
+      }
       break;
     case 'escalated':
       expect(reasons).toEqual(expect.arrayContaining(['PodEvictionRefused', 'NodeDrainFailed', 'GracefulPodDeletionAfterDrainFailed']));
