@@ -6,6 +6,23 @@ import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 
 /**
+ * Makes sure no other replica took the action over before completing it (a launch's or a termination's). A failure
+ * to ask is no reason to stop: at worst two replicas complete it and AWS rejects the second.
+ */
+export async function confirmOwnership(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<void> {
+  const ownership = await deps.store?.renew(ctx.action, 'completing', signal).catch((e: unknown) => {
+    if (signal.aborted) throw e;
+    ctx.log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`, { error: e });
+    return 'renewed' as const;
+  });
+  if (ownership === 'lost') {
+    const lost = new OwnershipLostError(ctx.action.instanceId);
+    ctx.stopNow(lost);
+    throw lost;
+  }
+}
+
+/**
  * CompleteLifecycleAction with the action's result: CONTINUE unless a step under `abandon` failed. Degraded steps
  * (a load balancer, the Node's deletion) do not change the result — the pods were evicted, which is what the hook
  * waited for — but they are named in the LifecycleHookProcessed Event. AWS answering "No active Lifecycle Action"
@@ -13,19 +30,8 @@ import type { StepDeps } from './stepDeps.js';
  */
 export async function complete(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const { action, log } = ctx;
-  const { metrics, store } = deps;
-  // Make sure no other replica took the action over before completing it. A failure to ask is no reason to stop:
-  // at worst two replicas complete it and AWS rejects the second.
-  const ownership = await store?.renew(action, 'completing', signal).catch((e: unknown) => {
-    if (signal.aborted) throw e;
-    log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`, { error: e });
-    return 'renewed' as const;
-  });
-  if (ownership === 'lost') {
-    const lost = new OwnershipLostError(action.instanceId);
-    ctx.stopNow(lost);
-    throw lost;
-  }
+  const { metrics } = deps;
+  await confirmOwnership(deps, ctx, signal);
   const result = ctx.result;
   const seconds = (): number => (Date.now() - ctx.receivedAtMs) / 1000;
   if (result === 'ABANDON') {

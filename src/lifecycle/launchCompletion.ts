@@ -1,7 +1,7 @@
 import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
-import { OwnershipLostError, describeError } from './errors.js';
 import { isWarmPoolLaunch } from './launchNodeSteps.js';
+import { confirmOwnership } from './completion.js';
 import { retryUntil } from './retryUntil.js';
 import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
@@ -27,17 +27,8 @@ export function launchReason(ctx: ActionContext): LaunchReason {
  */
 export async function completeLaunch(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<StepOutcome> {
   const { action, log } = ctx;
-  const { metrics, store } = deps;
-  const ownership = await store?.renew(action, 'completing', signal).catch((e: unknown) => {
-    if (signal.aborted) throw e;
-    log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`);
-    return 'renewed' as const;
-  });
-  if (ownership === 'lost') {
-    const lost = new OwnershipLostError(action.instanceId);
-    ctx.stopNow(lost);
-    throw lost;
-  }
+  const { metrics } = deps;
+  await confirmOwnership(deps, ctx, signal);
   const result = ctx.result;
   const reason = launchReason(ctx);
   const seconds = (): number => (Date.now() - ctx.receivedAtMs) / 1000;

@@ -10,20 +10,12 @@ import type { ActionContext } from './actionContext.js';
 import { completeLaunch } from './launchCompletion.js';
 import { awaitDaemonSets, awaitNodeReady, isWarmPoolLaunch } from './launchNodeSteps.js';
 import { claim, settle, verify } from './ownershipSteps.js';
-import { DONE, type BudgetView, type Step, type StepOutcome } from './step.js';
+import { DONE, type Step, type StepOutcome, shareEndsAt as until } from './step.js';
 import type { LaunchSettings, StepDeps } from './stepDeps.js';
 import { COMPLETION_GRACE_SECONDS, COMPLETION_RESERVE_SECONDS } from './timeBudget.js';
 
 const VERIFY_SHARE_SECONDS = 60;
 const ABANDONED = 'the launch will complete with ABANDON: Auto Scaling terminates the instance (and launches another)';
-
-/** `now + seconds`, never past `deadline − reserveSeconds`; undefined when neither bounds it. */
-function until(view: BudgetView, seconds: number | undefined, reserveSeconds: number): number | undefined {
-  const own = seconds === undefined ? undefined : view.nowMs + seconds * 1000;
-  const latest = view.deadlineMs === undefined ? undefined : view.deadlineMs - reserveSeconds * 1000;
-  if (own === undefined) return latest;
-  return latest === undefined ? own : Math.min(own, latest);
-}
 
 /** The launch steps for this configuration (await_daemonsets only with --launch-wait-daemonsets). */
 export function launchSteps(deps: StepDeps, launch: LaunchSettings): readonly Step<ActionContext>[] {

@@ -48,6 +48,17 @@ export interface BudgetView {
 }
 
 /**
+ * A step's share of the deadline: `now + seconds`, but never past `deadline − reserveSeconds`, and never less than
+ * `floorSeconds` from now (so a step whose work is quick still gets to try when the deadline is close).
+ */
+export function shareEndsAt(view: BudgetView, seconds: number | undefined, reserveSeconds: number, floorSeconds = 0): number | undefined {
+  const own = seconds === undefined ? undefined : view.nowMs + seconds * 1000;
+  const latest = view.deadlineMs === undefined ? undefined : view.deadlineMs - reserveSeconds * 1000;
+  const ends = own === undefined ? latest : latest === undefined ? own : Math.min(own, latest);
+  return ends === undefined ? undefined : Math.max(ends, view.nowMs + floorSeconds * 1000);
+}
+
+/**
  * One step of a termination. The workflow runs the table of steps top-down; each step declares where it stands
  * (its phase, recorded before it runs, so a resumed action starts there), what a failure does, and how much of
  * the remaining deadline it may use (its signal aborts when that is spent).

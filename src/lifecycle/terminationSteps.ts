@@ -11,7 +11,7 @@ import { awaitNode, cordon, deregister, untaint } from './nodeSteps.js';
 import { awaitVolumes, deleteNode, drain, planDrain } from './drainSteps.js';
 import { complete } from './completion.js';
 import { claim, settle, verify } from './ownershipSteps.js';
-import type { BudgetView, Step } from './step.js';
+import { type BudgetView, type Step, shareEndsAt as share } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 import {
   COMPLETION_GRACE_SECONDS, COMPLETION_RESERVE_SECONDS, DELETE_NODE_RESERVE_SECONDS, MIN_DEREGISTRATION_SECONDS, drainBudgetSeconds,
@@ -30,16 +30,6 @@ const DELETE_NODE_SHARE_SECONDS = 30;
 /** A fresh read that proves an instance has no Node always gets at least this long. */
 const NODE_PROOF_SECONDS = 10;
 
-/**
- * `now + seconds`, but never past `deadline − reserveSeconds`, and never less than `floorSeconds` from now (so a
- * step whose work is quick still gets to try when the deadline is close).
- */
-function share(view: BudgetView, seconds: number | undefined, reserveSeconds: number, floorSeconds = 0): number | undefined {
-  const own = seconds === undefined ? undefined : view.nowMs + seconds * 1000;
-  const latest = view.deadlineMs === undefined ? undefined : view.deadlineMs - reserveSeconds * 1000;
-  const ends = own === undefined ? latest : latest === undefined ? own : Math.min(own, latest);
-  return ends === undefined ? undefined : Math.max(ends, view.nowMs + floorSeconds * 1000);
-}
 
 /** The termination steps for this configuration (the deregistration sits before or after the drain: --deregister-order). */
 export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[] {
