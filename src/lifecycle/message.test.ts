@@ -61,6 +61,11 @@ describe('parseLifecycleMessage', () => {
     const { EC2InstanceId: _, ...missing } = hook;
     expect(parseLifecycleMessage(JSON.stringify(missing))).toEqual({ kind: 'invalid', reason: 'missing_fields', detail: 'EC2InstanceId: missing' });
     expect(parseLifecycleMessage(JSON.stringify({ ...hook, EC2InstanceId: 'i-; rm -rf /' }))).toMatchObject({ kind: 'invalid', reason: 'bad_field' });
+    expect(parseLifecycleMessage(JSON.stringify({ ...hook, EC2InstanceId: 'i-; rm -rf /' }))).toEqual({ kind: 'invalid', reason: 'bad_field', detail: 'EC2InstanceId: not an EC2 instance id' });
+    expect(parseLifecycleMessage(JSON.stringify({ ...hook, EC2InstanceId: 42 }))).toEqual({ kind: 'invalid', reason: 'bad_field', detail: 'EC2InstanceId: expected a string, got number' });
+    expect(parseLifecycleMessage(JSON.stringify({ ...hook, LifecycleActionToken: 'a'.repeat(256) }))).toEqual({ kind: 'invalid', reason: 'bad_field', detail: 'LifecycleActionToken: longer than 255 characters' });
+    expect(parseLifecycleMessage(JSON.stringify({ ...hook, LifecycleHookName: '' }))).toEqual({ kind: 'invalid', reason: 'bad_field', detail: 'LifecycleHookName: empty' });
+    expect(parseLifecycleMessage(JSON.stringify({ ...hook, AutoScalingGroupName: 'a\u0007b' }))).toEqual({ kind: 'invalid', reason: 'bad_field', detail: 'AutoScalingGroupName: contains control characters' });
     expect(parseLifecycleMessage('[1,2]')).toMatchObject({ kind: 'invalid', reason: 'not_json' });
     expect(parseLifecycleMessage('x'.repeat(MAX_BODY_BYTES + 1))).toMatchObject({ kind: 'invalid', reason: 'too_large' });
   });

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   LAUNCHING_TRANSITION,
   type LifecycleAction,
@@ -26,27 +25,64 @@ export type InvalidReason = 'too_large' | 'not_json' | 'missing_fields' | 'bad_f
 /** A real lifecycle notification is well under 4 KiB (NotificationMetadata is at most 1023 characters). */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-const name = z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/u, 'contains control characters');
-const hookName = z.string().min(1).max(255).regex(/^[A-Za-z0-9\-_/.]+$/u, 'not a valid lifecycle hook name');
-const instanceId = z.string().regex(/^i-[0-9a-f]{8,17}$/u, 'not an EC2 instance id');
-const token = z.string().min(1).max(255).regex(/^[A-Za-z0-9\-]+$/u, 'not a lifecycle action token');
+/**
+ * One field's rule: undefined when the value is acceptable, else what is wrong with it. Hand-written rather than a
+ * schema library: five string fields do not need one, and the library cost the service ~11 MiB of memory.
+ */
+type FieldRule = (value: unknown) => string | undefined;
 
-const hookFields = z.object({
-  LifecycleTransition: z.string(),
+/** A string of `maxLength` characters at most (and not empty unless `maxLength` is 0) matching `pattern`. */
+function text(maxLength: number, pattern?: RegExp, problem?: string): FieldRule {
+  return (value) => {
+    if (typeof value !== 'string') return `expected a string, got ${value === null ? 'null' : typeof value}`;
+    if (maxLength > 0 && value.length === 0) return 'empty';
+    if (maxLength > 0 && value.length > maxLength) return `longer than ${maxLength} characters`;
+    return pattern === undefined || pattern.test(value) ? undefined : problem;
+  };
+}
+
+const name = text(255, /^[^\u0000-\u001f\u007f]+$/u, 'contains control characters');
+
+/** The fields every lifecycle action carries, in the order they are checked (the first problem is reported). */
+const HOOK_FIELDS = {
+  LifecycleTransition: text(0),
   AutoScalingGroupName: name,
-  LifecycleHookName: hookName,
-  EC2InstanceId: instanceId,
-  LifecycleActionToken: token,
-});
+  LifecycleHookName: text(255, /^[A-Za-z0-9\-_/.]+$/u, 'not a valid lifecycle hook name'),
+  EC2InstanceId: text(0, /^i-[0-9a-f]{8,17}$/u, 'not an EC2 instance id'),
+  LifecycleActionToken: text(255, /^[A-Za-z0-9\-]+$/u, 'not a lifecycle action token'),
+} as const satisfies Record<string, FieldRule>;
 
-const snsEnvelope = z.object({ Type: z.literal('Notification'), Message: z.string() });
-const eventBridgeEnvelope = z.object({
-  'detail-type': z.string(),
-  source: z.string(),
-  detail: z.record(z.string(), z.unknown()),
-  id: z.string().optional(),
-  time: z.string().optional(),
-});
+type HookFields = { readonly [K in keyof typeof HOOK_FIELDS]: string };
+
+/** The first field that is missing or malformed, or the fields. */
+function checkHookFields(json: Record<string, unknown>): { readonly ok: true; readonly fields: HookFields } | { readonly ok: false; readonly field: string; readonly problem: string | undefined } {
+  for (const [field, rule] of Object.entries(HOOK_FIELDS)) {
+    if (json[field] === undefined) return { ok: false, field, problem: undefined };
+    const problem = rule(json[field]);
+    if (problem !== undefined) return { ok: false, field, problem };
+  }
+  return { ok: true, fields: json as unknown as HookFields };
+}
+
+interface EventBridgeEnvelope {
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly detail: Record<string, unknown>;
+  readonly id: string | undefined;
+  readonly time: string | undefined;
+}
+
+function snsMessage(json: Record<string, unknown>): string | undefined {
+  return json['Type'] === 'Notification' && typeof json['Message'] === 'string' ? json['Message'] : undefined;
+}
+
+function eventBridgeEnvelope(json: Record<string, unknown>): EventBridgeEnvelope | undefined {
+  const { 'detail-type': detailType, source, detail, id, time } = json;
+  if (typeof detailType !== 'string' || typeof source !== 'string') return undefined;
+  if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) return undefined;
+  if ((id !== undefined && typeof id !== 'string') || (time !== undefined && typeof time !== 'string')) return undefined;
+  return { 'detail-type': detailType, source, detail: detail as Record<string, unknown>, id, time };
+}
 
 export interface ParseOptions {
   /** Launch lifecycle actions are actions (serve --launch-hooks), not unsupported messages. */
@@ -61,14 +97,14 @@ export function parseLifecycleMessage(body: string, options: ParseOptions = {}):
   const outer = parseJson(body);
   if (outer === undefined) return invalid('not_json', 'body is not a JSON object');
 
-  const sns = snsEnvelope.safeParse(outer);
-  if (sns.success) {
-    const inner = parseJson(sns.data.Message);
+  const message = snsMessage(outer);
+  if (message !== undefined) {
+    const inner = parseJson(message);
     if (inner === undefined) return invalid('not_json', 'SNS Message is not a JSON object');
     return fromAutoScaling(inner, 'sns', launchHooks);
   }
-  const eventBridge = eventBridgeEnvelope.safeParse(outer);
-  if (eventBridge.success) return fromEventBridge(eventBridge.data, launchHooks);
+  const eventBridge = eventBridgeEnvelope(outer);
+  if (eventBridge) return fromEventBridge(eventBridge, launchHooks);
   return fromAutoScaling(outer, 'autoscaling', launchHooks);
 }
 
@@ -83,7 +119,7 @@ function fromAutoScaling(json: Record<string, unknown>, format: MessageFormat, l
   return toAction(json, format, typeof json['RequestId'] === 'string' ? json['RequestId'] : undefined, json['Time'], launchHooks);
 }
 
-function fromEventBridge(event: z.infer<typeof eventBridgeEnvelope>, launchHooks: boolean): ParsedMessage {
+function fromEventBridge(event: EventBridgeEnvelope, launchHooks: boolean): ParsedMessage {
   if (event.source !== 'aws.autoscaling') {
     return { kind: 'unsupported', reason: 'unsupported_event', detail: `EventBridge source ${truncate(event.source, 80)}` };
   }
@@ -108,14 +144,11 @@ function toAction(json: Record<string, unknown>, format: MessageFormat, requestI
   if (typeof transition === 'string' && !launch && transition !== TERMINATING_TRANSITION) {
     return { kind: 'unsupported', reason: 'unsupported_transition', detail: `transition ${truncate(transition, 80)}` };
   }
-  const parsed = hookFields.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.join('.') || 'body';
-    const missing = issue?.code === 'invalid_type' && json[field] === undefined;
-    return invalid(missing ? 'missing_fields' : 'bad_field', `${field}: ${missing ? 'missing' : issue?.message ?? 'invalid'}`);
+  const checked = checkHookFields(json);
+  if (!checked.ok) {
+    return checked.problem === undefined ? invalid('missing_fields', `${checked.field}: missing`) : invalid('bad_field', `${checked.field}: ${checked.problem}`);
   }
-  const f = parsed.data;
+  const f = checked.fields;
   return {
     kind: 'action',
     action: {
