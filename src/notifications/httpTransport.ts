@@ -3,7 +3,11 @@
  * HTTPS_PROXY (else HTTP_PROXY) for https:// URLs, HTTP_PROXY for http:// ones (lower-case names first), and
  * NO_PROXY (host names, domain suffixes, host:port, `*`; no CIDR ranges) for the hosts reached directly.
  */
-import { EnvHttpProxyAgent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+/** undici is loaded when a webhook is configured, not by every serve (it costs ~20 MiB of memory). */
+const loadUndici = (): typeof Undici => createRequire(import.meta.url)('undici') as typeof Undici;
 
 /** What an answer says, as far as retrying goes. */
 export interface PostAnswer {
@@ -49,6 +53,7 @@ const EXCERPT_BYTES = 200;
 
 export function createHttpTransport(proxy: ProxySettings): WebhookTransport {
   // Passing every value (even '') keeps undici from reading process.env itself: the CLI decided what they are.
+  const { EnvHttpProxyAgent, request } = loadUndici();
   const dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
   return {
     post: async (url, headers, body, signal) => {
