@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from '../kube/k8s.js';
 import { evaluateInstallation } from '../doctor/checks.js';
 import { type DoctorFlags, validateDoctorFlags } from '../doctor/doctorSettings.js';
 import { type DoctorDeps, gatherFacts } from '../doctor/facts.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from '../kube/k8s.js';
 import { AwsAutoScaling } from '../aws/autoScaling.js';
 import { AutoScalingGroupClusterScope } from '../aws/groupTags.js';
 import { AwsInstances } from '../aws/instances.js';

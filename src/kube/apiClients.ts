@@ -1,5 +1,5 @@
 import * as https from 'node:https';
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from './k8s.js';
 import { TransientError } from '../lifecycle/errors.js';
 import { linkedSignal } from '../lifecycle/sleep.js';
 import type { Metrics } from '../observability/metrics.js';

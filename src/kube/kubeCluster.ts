@@ -1,4 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from './k8s.js';
 import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo, NodeTaint, PodInfo } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';

@@ -1,4 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from './k8s.js';
 
 /** Per-call middleware that sends a PATCH as a JSON merge patch (the client library defaults to JSON patch). */
 export const MERGE_PATCH: k8s.Middleware = {

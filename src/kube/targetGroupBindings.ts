@@ -1,4 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
+import * as k8s from './k8s.js';
 import { sleep } from '../lifecycle/sleep.js';
 import type { BoundTargetGroup, TargetGroupBindingsPort } from '../loadbalancing/ports.js';
 import type { Logger } from '../observability/logger.js';
