@@ -37,7 +37,7 @@ export class NodeEventRecorder implements EventRecorder {
       reason: event.reason,
       message: event.message.slice(0, 1024),
       type: event.type,
-      count: 1,
+      count: event.count ?? 1,
       firstTimestamp: now,
       lastTimestamp: now,
       source: { component: COMPONENT },

@@ -179,6 +179,8 @@ export interface NodeEvent {
   readonly reason: string;
   readonly type: EventType;
   readonly message: string;
+  /** How many occurrences the one Event stands for (the Event's `count`); 1 when absent. */
+  readonly count?: number;
 }
 
 /** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */

@@ -31,11 +31,12 @@ describe('TargetDeregistrar', () => {
     expect(w.elb.live(pods).map((t) => `${t.id}:${t.port} ${t.state}`)).toEqual(['10.1.2.1:8080 healthy']);
     expect(w.elb.live(other).map((t) => t.id)).toEqual(['i-2']);
     expect([...w.elb.classic.get('classic')!]).toEqual(['i-2']);
-    expect(w.events.published.map((e) => `${e.node} ${e.reason}: ${e.message}`).sort()).toEqual([
-      'node-1 InstanceDeregisterSucceeded: instance i-1 has successfully deregistered from classic-elb classic',
-      'node-1 TargetDeregisterSucceeded: target 10.1.1.1:8080,172.31.0.1:9100 has successfully deregistered from target group pods',
-      'node-1 TargetDeregisterSucceeded: target i-1:443 has successfully deregistered from target group by-hand',
-      'node-1 TargetDeregisterSucceeded: target i-1:80,i-1:8080 has successfully deregistered from target group attached',
+    // One Event per reason, counting the load balancers it stands for, each one's own sentence kept.
+    expect(w.events.published.map((e) => `${e.node} ${e.reason} x${e.count ?? 1}: ${e.message}`).sort()).toEqual([
+      'node-1 InstanceDeregisterSucceeded x1: instance i-1 has successfully deregistered from classic-elb classic',
+      'node-1 TargetDeregisterSucceeded x3: target 10.1.1.1:8080,172.31.0.1:9100 has successfully deregistered from target group pods; '
+        + 'target i-1:443 has successfully deregistered from target group by-hand; '
+        + 'target i-1:80,i-1:8080 has successfully deregistered from target group attached',
     ]);
     expect(await value(w.metrics.successfulLbDeregisters)).toBe(4);
     expect(await value(w.metrics.failedLbDeregisters)).toBe(0);

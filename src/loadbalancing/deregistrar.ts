@@ -4,7 +4,7 @@ import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import { type FailureClass, failureClass } from '../lifecycle/step.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { NodeEvents } from '../observability/nodeEvents.js';
+import { NodeEvents, combineEvents } from '../observability/nodeEvents.js';
 import type { ClassicLoadBalancerOperations } from './classicLoadBalancers.js';
 import type { ClassicMembership, Discovered, DiscoveryMode, DiscoveryProblem, Membership, TargetDiscovery, TargetGroupMembership, TargetIdentity } from './discovery.js';
 import { targetKey } from './ports.js';
@@ -23,7 +23,9 @@ export interface TargetDeregistrarDeps {
 const TARGETED_GRACE_MS = 2_000;
 
 type Outcome =
-  | { readonly kind: Membership['kind']; readonly status: 'done' | 'gone' }
+  | { readonly kind: Membership['kind']; readonly status: 'gone' }
+  /** `event`: its success Event, published with the others of its reason once every load balancer is done. */
+  | { readonly kind: Membership['kind']; readonly status: 'done'; readonly event: NodeEvent }
   | { readonly kind: Membership['kind']; readonly status: 'failed'; readonly what: string; readonly failureClass: FailureClass };
 
 /**
@@ -93,6 +95,7 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
       if (s.status === 'rejected') problems.push({ what: `finding load balancers: ${describeError(s.reason)}`, failureClass: failureClass(s.reason, signal.aborted) });
     }
     for (const o of outcomes) if (o.status === 'failed') problems.push({ what: o.what, failureClass: o.failureClass });
+    this.publishSuccesses(request, outcomes);
     const done = (kind: Membership['kind']): number => outcomes.filter((o) => o.status === 'done' && o.kind === kind).length;
     if (request.dryRun) {
       log.info(`dry run: would deregister from ${wouldLeave.length > 0 ? wouldLeave.join(', ') : 'no load balancer'}`);
@@ -140,10 +143,21 @@ export class TargetDeregistrar implements LoadBalancerDeregistrar {
     this.deps.metrics.lbDeregistrationWait.observe({ type: m.kind }, seconds);
     this.deps.metrics.successfulLbDeregisters.inc();
     request.log.info(`deregistered ${m.kind === 'target-group' ? describeTargets(m) : request.instanceId} from ${what} after ${seconds.toFixed(1)}s`);
-    this.publish(request, m.kind === 'target-group'
+    const event = m.kind === 'target-group'
       ? NodeEvents.targetDeregisterSucceeded(describeTargets(m), m.name)
-      : NodeEvents.instanceDeregisterSucceeded(request.instanceId, m.name));
-    return { kind: m.kind, status: 'done' };
+      : NodeEvents.instanceDeregisterSucceeded(request.instanceId, m.name);
+    return { kind: m.kind, status: 'done', event };
+  }
+
+  /**
+   * One Event per reason for every load balancer left (TargetDeregisterSucceeded, InstanceDeregisterSucceeded), with
+   * a count, once all are done: a node in ten target groups costs one Event creation, not ten. Failures are
+   * published as they happen, one each: each has its own cause.
+   */
+  private publishSuccesses(request: DeregistrationRequest, outcomes: readonly Outcome[]): void {
+    const byReason = new Map<string, NodeEvent[]>();
+    for (const o of outcomes) if (o.status === 'done') byReason.set(o.event.reason, [...(byReason.get(o.event.reason) ?? []), o.event]);
+    for (const events of byReason.values()) this.publish(request, combineEvents(events.sort((a, b) => a.message.localeCompare(b.message))));
   }
 
   private async leaveTargetGroup(m: TargetGroupMembership, awaitDrained: boolean, log: Logger, signal: AbortSignal): Promise<void> {

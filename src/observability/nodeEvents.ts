@@ -91,3 +91,32 @@ export const NodeEvents = {
     message: `instance ${instanceId} has failed to deregister from classic-elb ${elb}: ${cause}`,
   }),
 } as const;
+
+/** An Event's message is capped at 1024 characters by the recorder; a combined one says what it left out first. */
+const MAX_COMBINED_MESSAGE_CHARS = 1024;
+
+/**
+ * One Event standing for several of the same reason on the same object — a node leaving ten target groups makes one
+ * TargetDeregisterSucceeded Event with `count` 10, not ten Events (ten API calls). Each occurrence's own message is
+ * kept, in order, joined by "; ", so text searched for in a single Event still matches; when they do not fit, the
+ * message says how many it leaves out.
+ */
+export function combineEvents(events: readonly NodeEvent[]): NodeEvent {
+  const [first] = events;
+  if (!first) throw new Error('combineEvents: no events');
+  if (events.some((e) => e.reason !== first.reason || e.type !== first.type)) throw new Error(`combineEvents: events of different reasons (${first.reason})`);
+  if (events.length === 1) return first;
+  const shown: string[] = [];
+  let length = 0;
+  for (const [i, e] of events.entries()) {
+    const rest = events.length - i - 1;
+    const tail = rest > 0 ? `; and ${rest} more` : '';
+    if (length + e.message.length + 2 + tail.length > MAX_COMBINED_MESSAGE_CHARS && shown.length > 0) {
+      shown.push(`and ${events.length - i} more`);
+      break;
+    }
+    shown.push(e.message);
+    length += e.message.length + 2;
+  }
+  return { reason: first.reason, type: first.type, message: shown.join('; '), count: events.length };
+}

@@ -40,7 +40,7 @@ const states = async (arn: string, targets: readonly Target[]): Promise<string[]
 /** DeregisterTargets the service made (once the action completes, the emulator drains the terminated instance itself, as AWS does). */
 const deregisterCalls = (lm: LifecycleManagerProcess): Promise<number> => lm.metric('lifecycle_manager_aws_api_calls_total', { operation: 'DeregisterTargets' });
 const succeeded = async (core: k8s.CoreV1Api, nodeName: string): Promise<string[]> =>
-  (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodeName}` })).items.filter((e) => e.reason === 'TargetDeregisterSucceeded').map((e) => e.message ?? '').sort();
+  (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodeName}` })).items.filter((e) => e.reason === 'TargetDeregisterSucceeded').flatMap((e) => (e.message ?? '').split('; ')).sort();
 
 async function actionResult(instanceId: string): Promise<string> {
   return eventually(`the lifecycle action of ${instanceId} to end`, async () => {
