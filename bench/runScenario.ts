@@ -225,6 +225,7 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
     aws_calls_per_event: perEvent(sum(awsBy, (k) => k === HEARTBEAT_OPERATION), spec.events),
     kube_calls_by_verb_and_resource: Object.fromEntries(Object.entries(kubeBy).map(([k, v]) => [k.replace(':', ' '), v])),
     kube_calls_per_event: perEvent(sum(kubeBy), spec.events),
+    kube_calls_per_event_without_evictions: perEvent(sum(kubeBy, (k) => k === 'create:pods/eviction'), spec.events),
     heartbeat_lateness_max_s: lateness === null ? null : Math.round(lateness * 100) / 100,
     rss_peak_mib: o.rss,
     cpu_s: Math.round(o.cpu * 100) / 100,

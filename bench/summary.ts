@@ -12,6 +12,7 @@ export function summaryTable(spec: ScenarioSpec, r: ScenarioReport, checks: read
     ['completion_overhead_ms p50 / p99', `${fmt(r.completion_overhead_ms.p50)} / ${fmt(r.completion_overhead_ms.p99)}`, ''],
     ['aws_calls_per_event (no heartbeats)', fmt(r.aws_calls_per_event), ''],
     ['kube_calls_per_event', fmt(r.kube_calls_per_event), ''],
+    ['kube_calls_per_event_without_evictions', fmt(r.kube_calls_per_event_without_evictions), ''],
     ['heartbeat_lateness_max_s', fmt(r.heartbeat_lateness_max_s), ''],
     ['rss_peak_mib', fmt(r.rss_peak_mib), ''],
     ['cpu_s', fmt(r.cpu_s), ''],
