@@ -11,11 +11,13 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/build-info.mjs ./scripts/
+COPY scripts/build-info.mjs scripts/bundle-kube-client.mjs ./scripts/
 COPY src ./src
-# `lifecycle-manager version` reports this commit (there is no .git in the build context).
+# As package.json's prepack: compile, replace the Kubernetes client's entry with its tree-shaken bundle
+# (src/kube/k8s.ts), record the commit — `lifecycle-manager version` reports it (there is no .git in the context).
 ARG GIT_COMMIT=""
 RUN npx tsc -p tsconfig.build.json \
+ && node scripts/bundle-kube-client.mjs \
  && LIFECYCLE_MANAGER_GIT_COMMIT="$GIT_COMMIT" node scripts/build-info.mjs
 
 FROM ${NODE_IMAGE}

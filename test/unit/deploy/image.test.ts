@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // There is no Docker engine in CI, so the Dockerfile is checked for what would break the image at run time.
 const root = new URL('../../../', import.meta.url);
 const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
-const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
 
 describe('the Dockerfile', () => {
   it('starts the CLI that package.json publishes, showing help by default', () => {
@@ -30,6 +30,18 @@ describe('the Dockerfile', () => {
     for (const source of sources) {
       expect(existsSync(fileURLToPath(new URL(source, root))), source).toBe(true);
       expect(ignore, `${source} must be re-included in .dockerignore`).toMatch(new RegExp(`^!${source.replace(/[.*]/gu, '\\$&')}(/\\*\\*)?$`, 'mu'));
+    }
+  });
+
+  it('builds what npm pack builds: every step of the prepack script, in order (the Kubernetes client bundle included)', () => {
+    const builder = dockerfile.slice(0, dockerfile.lastIndexOf('\nFROM '));
+    const steps = pkg.scripts['prepack']!.split('&&').map((step) => step.trim());
+    expect(steps).toContain('node scripts/bundle-kube-client.mjs');
+    let at = 0;
+    for (const step of steps) {
+      const found = builder.indexOf(step.replace(/^tsc /u, 'npx tsc '), at);
+      expect(found, `the builder stage runs \`${step}\` after the steps before it`).toBeGreaterThan(at - 1);
+      at = found;
     }
   });
 });
