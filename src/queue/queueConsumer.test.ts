@@ -58,6 +58,61 @@ describe('QueueConsumer', () => {
     expect(queue.calls).toEqual(['visibility rh-1 0', 'delete rh-2']);
   });
 
+  describe('a backlog', () => {
+    /** A queue holding `count` messages; each receive takes 20 ms and hands out up to the number asked for. */
+    class BackloggedQueue implements QueuePort {
+      receives = 0;
+      concurrent = 0;
+      maxConcurrent = 0;
+      private idleBudget: number;
+      constructor(private waiting: number, private readonly stop: AbortController, idleReceivesBeforeStop = 3) {
+        this.idleBudget = idleReceivesBeforeStop;
+      }
+      async receive(options: { maxMessages: number }) {
+        this.receives++;
+        this.concurrent++;
+        this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
+        await new Promise((r) => setTimeout(r, 20));
+        this.concurrent--;
+        const n = Math.min(options.maxMessages, this.waiting);
+        this.waiting -= n;
+        if (n === 0 && --this.idleBudget <= 0) this.stop.abort();
+        return Array.from({ length: n }, () => ({ ...message(`rh-${this.waiting + n}`), messageId: `m-${Math.random()}` }));
+      }
+      async delete() {}
+      async changeVisibility() {}
+    }
+
+    it('is received by several receives at once, never more messages in flight than --max-in-flight', async () => {
+      const stop = new AbortController();
+      const queue = new BackloggedQueue(200, stop);
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let handled = 0;
+      const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 0, visibilityTimeoutSeconds: 60, maxInFlight: 120, apiTimeoutSeconds: 5 }, async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 100));
+        inFlight--;
+        handled++;
+      }, silentLogger, new Metrics({ defaultMetrics: false }));
+      await consumer.run(stop.signal);
+      expect(handled).toBe(200);
+      expect(queue.maxConcurrent).toBe(5); // the long poll and four more while batches come back full
+      expect(maxInFlight).toBeLessThanOrEqual(120);
+    });
+
+    it('costs one receive at a time once the queue is empty', async () => {
+      const stop = new AbortController();
+      const queue = new BackloggedQueue(5, stop, 5);
+      const consumer = new QueueConsumer(queue, { queueName: 'q', waitTimeSeconds: 0, visibilityTimeoutSeconds: 60, maxInFlight: 100, apiTimeoutSeconds: 5 },
+        async () => {}, silentLogger, new Metrics({ defaultMetrics: false }));
+      await consumer.run(stop.signal);
+      expect(queue.maxConcurrent).toBe(1);
+      expect(queue.receives).toBe(6); // one that returned the 5, then the idle polls
+    });
+  });
+
   describe('liveness', () => {
     afterEach(() => vi.useRealTimers());
 

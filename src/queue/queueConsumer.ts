@@ -22,9 +22,17 @@ const MAX_RECEIVE_BACKOFF_MS = 30_000;
 
 export type MessageHandler = (message: QueueMessage, lease: MessageLease) => Promise<void>;
 
+/** Receives running at once, besides the long poll, while the queue has a backlog. */
+const MAX_BURST_RECEIVERS = 4;
+/** SQS returns at most this many messages per receive. */
+const MAX_MESSAGES_PER_RECEIVE = 10;
+
 /**
  * Receives up to 10 messages per long poll and hands each to the handler without waiting for it, so a burst of
  * terminations is picked up at once while slow drains continue; receiving pauses only at `maxInFlight`.
+ * A receive that comes back full means a backlog: up to MAX_BURST_RECEIVERS more receives then run alongside the
+ * long poll, each for as long as it keeps coming back full — 500 messages arrive in about the time of 10 receives
+ * rather than 50 in a row, and an idle queue still costs one long poll at a time.
  * A redelivery of a message already being handled only refreshes its receipt handle.
  */
 export class QueueConsumer {
@@ -36,6 +44,10 @@ export class QueueConsumer {
   private loopProgressAtMs = Date.now();
   private waitingForRoom = false;
   private running = false;
+  /** Messages asked for by receives in flight: room they may fill, so concurrent receives never pass maxInFlight. */
+  private asked = 0;
+  private burstReceivers = 0;
+  private readonly bursts = new Set<Promise<void>>();
 
   constructor(
     private readonly queue: QueuePort,
@@ -78,21 +90,15 @@ export class QueueConsumer {
     try {
       while (!signal.aborted) {
         this.loopProgressAtMs = Date.now();
-        const room = this.config.maxInFlight - this.handling.size;
+        const room = this.room;
         if (room <= 0) {
           await this.waitForRoom(signal);
           continue;
         }
-        let messages: QueueMessage[];
+        let received: number | 'stopped';
         try {
           this.log.debug('polling for messages from queue');
-          const boundMs = (this.config.waitTimeSeconds + this.config.apiTimeoutSeconds) * 1000;
-          messages = await withTimeout([], boundMs, (s) => this.queue.receive({
-            maxMessages: Math.min(10, room),
-            waitTimeSeconds: this.config.waitTimeSeconds,
-            visibilityTimeoutSeconds: this.config.visibilityTimeoutSeconds,
-          }, s));
-          this.lastReceiveOkAtMs = Date.now();
+          received = await this.receive(Math.min(MAX_MESSAGES_PER_RECEIVE, room), this.config.waitTimeSeconds, signal);
           failures = 0;
         } catch (e) {
           if (signal.aborted) break;
@@ -104,19 +110,72 @@ export class QueueConsumer {
           await sleep(delayMs, signal).catch(() => undefined);
           continue;
         }
-        if (signal.aborted) {
-          await this.handBack(messages);
-          break;
-        }
-        if (messages.length === 0) {
+        if (received === 'stopped') break;
+        if (received === 0) {
           this.log.debug('no messages received in interval');
           if (this.config.waitTimeSeconds === 0) await sleep(1_000, signal).catch(() => undefined);
         }
-        for (const message of messages) this.accept(message);
+        if (received === MAX_MESSAGES_PER_RECEIVE) this.startBurstReceivers(signal);
       }
+      await Promise.allSettled([...this.bursts]);
       await Promise.allSettled([...this.handling]);
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * One ReceiveMessage, bounded by its wait and --api-timeout; its messages are handed to the handler (or, once
+   * shutdown began, back to the queue: 'stopped'). The room it asked for counts against maxInFlight until its
+   * messages are being handled, so receives running at once never take more than there is room for.
+   */
+  private async receive(maxMessages: number, waitTimeSeconds: number, signal: AbortSignal): Promise<number | 'stopped'> {
+    const boundMs = (waitTimeSeconds + this.config.apiTimeoutSeconds) * 1000;
+    this.asked += maxMessages;
+    try {
+      const messages = await withTimeout([], boundMs, (s) => this.queue.receive({ maxMessages, waitTimeSeconds, visibilityTimeoutSeconds: this.config.visibilityTimeoutSeconds }, s));
+      this.lastReceiveOkAtMs = Date.now();
+      if (signal.aborted) {
+        await this.handBack(messages);
+        return 'stopped';
+      }
+      for (const message of messages) this.accept(message);
+      return messages.length;
+    } finally {
+      this.asked -= maxMessages;
+      this.wake?.(); // the room it held and did not fill is free again
+    }
+  }
+
+  private get room(): number {
+    return this.config.maxInFlight - this.handling.size - this.asked;
+  }
+
+  private startBurstReceivers(signal: AbortSignal): void {
+    while (this.burstReceivers < MAX_BURST_RECEIVERS && this.room >= MAX_MESSAGES_PER_RECEIVE && !signal.aborted) {
+      this.burstReceivers++;
+      const burst = this.burstReceive(signal).finally(() => {
+        this.burstReceivers--;
+        this.bursts.delete(burst);
+      });
+      this.bursts.add(burst);
+    }
+  }
+
+  /**
+   * Receives (without a long wait: the long poll is there for that) while the queue keeps handing out full batches
+   * and there is room; a failure ends it quietly — the long poll reports and backs off.
+   */
+  private async burstReceive(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && this.room >= MAX_MESSAGES_PER_RECEIVE) {
+      let received: number | 'stopped';
+      try {
+        received = await this.receive(MAX_MESSAGES_PER_RECEIVE, 0, signal);
+      } catch (e) {
+        this.log.debug(`a burst receive failed (the long poll carries on): ${describeError(e)}`);
+        return;
+      }
+      if (received !== MAX_MESSAGES_PER_RECEIVE) return;
     }
   }
 
