@@ -69,7 +69,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
       repoRoot: info.repoRoot, kubeconfigPath: recorder.kubeconfigPath, queueName: world.queueName,
       awsEnv: motoAwsEnv(info.motoEndpoint), flags: ['--log-format', 'json', ...spec.flags], logFile,
       // Run it as deployed: with the heap cap the chart and the image set.
-      env: { NODE_OPTIONS: `--max-old-space-size=${shippedHeapSizeMiB(info.repoRoot)}` },
+      env: { NODE_OPTIONS: shippedNodeOptions(info.repoRoot) },
     });
     const pid = service.process.child.pid!;
     // The window opens on a running service: its region index built (the build's cost is reported on its own).
@@ -254,9 +254,9 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
   };
 }
 
-/** The V8 heap cap the Helm chart deploys the service with (values.yaml heapSizeMiB; the image uses the same). */
-function shippedHeapSizeMiB(repoRoot: string): number {
-  const values = k8s.loadYaml<{ heapSizeMiB?: number }>(readFileSync(join(repoRoot, 'deploy', 'helm', 'lifecycle-manager', 'values.yaml'), 'utf8'));
-  if (typeof values.heapSizeMiB !== 'number') throw new Error('deploy/helm/lifecycle-manager/values.yaml has no heapSizeMiB');
-  return values.heapSizeMiB;
+/** NODE_OPTIONS as the Helm chart deploys the service (values.yaml heapSizeMiB and heapSemiSpaceMiB; the image uses the same). */
+function shippedNodeOptions(repoRoot: string): string {
+  const values = k8s.loadYaml<{ heapSizeMiB?: number; heapSemiSpaceMiB?: number }>(readFileSync(join(repoRoot, 'deploy', 'helm', 'lifecycle-manager', 'values.yaml'), 'utf8'));
+  if (typeof values.heapSizeMiB !== 'number' || typeof values.heapSemiSpaceMiB !== 'number') throw new Error('deploy/helm/lifecycle-manager/values.yaml has no heapSizeMiB or heapSemiSpaceMiB');
+  return `--max-old-space-size=${values.heapSizeMiB} --max-semi-space-size=${values.heapSemiSpaceMiB}`;
 }

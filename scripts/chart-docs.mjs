@@ -97,6 +97,7 @@ export function valuesZod({ flags, alerts }) {
       minAvailable: d(z.union([z.int().min(0), z.string(), z.null()]), 'minAvailable, when maxUnavailable is null'),
     }), 'the PodDisruptionBudget'),
     heapSizeMiB: d(z.int().min(16), 'V8 old-generation cap in MiB (NODE_OPTIONS=--max-old-space-size); keep it well under the memory limit'),
+    heapSemiSpaceMiB: d(z.int().min(1).max(64), 'V8 young-generation semi-space cap in MiB (NODE_OPTIONS=--max-semi-space-size)'),
     resources: d(kube, 'the container\'s resources'),
     podSecurityContext: d(kube, 'the pod\'s security context'),
     securityContext: d(kube, 'the container\'s security context'),

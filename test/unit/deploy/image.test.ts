@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 
 // There is no Docker engine in CI, so the Dockerfile is checked for what would break the image at run time.
@@ -43,5 +44,11 @@ describe('the Dockerfile', () => {
       expect(found, `the builder stage runs \`${step}\` after the steps before it`).toBeGreaterThan(at - 1);
       at = found;
     }
+  });
+
+  it('runs with the V8 caps the chart deploys by default (values.yaml heapSizeMiB, heapSemiSpaceMiB)', () => {
+    const values = loadYaml<{ heapSizeMiB: number; heapSemiSpaceMiB: number }>(readFileSync(new URL('deploy/helm/lifecycle-manager/values.yaml', root), 'utf8'));
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(/^ENV NODE_OPTIONS="(.+)"$/mu.exec(finalStage)?.[1]).toBe(`--max-old-space-size=${values.heapSizeMiB} --max-semi-space-size=${values.heapSemiSpaceMiB}`);
   });
 });
