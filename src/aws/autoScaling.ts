@@ -29,7 +29,11 @@ export class AwsAutoScaling implements AutoScalingPort {
   private readonly hooks = new Map<string, { hook: LifecycleHook | undefined; expiresAtMs: number; pending?: Promise<LifecycleHook | undefined> }>();
   private readonly instances: KeyedBatcher<string, AutoScalingInstance>;
 
-  constructor(private readonly client: AutoScaling, batchWindowMs = 50) {
+  /**
+   * `heartbeatClient`: its own client (its own connection pool) for RecordLifecycleActionHeartbeat, so a burst of
+   * other Auto Scaling calls queued for a connection cannot hold up the calls that keep hooks alive.
+   */
+  constructor(private readonly client: AutoScaling, batchWindowMs = 50, private readonly heartbeatClient: AutoScaling = client) {
     this.instances = new KeyedBatcher(50, batchWindowMs, (ids, signal) => this.describeInstances(ids, signal));
   }
 
@@ -57,7 +61,7 @@ export class AwsAutoScaling implements AutoScalingPort {
 
   async recordHeartbeat(action: LifecycleAction, signal: AbortSignal): Promise<void> {
     try {
-      await this.client.send(new RecordLifecycleActionHeartbeatCommand({
+      await this.heartbeatClient.send(new RecordLifecycleActionHeartbeatCommand({
         AutoScalingGroupName: action.autoScalingGroupName,
         LifecycleHookName: action.lifecycleHookName,
         InstanceId: action.instanceId,

@@ -10,6 +10,8 @@ import type { Metrics } from '../observability/metrics.js';
 export interface AwsClients {
   readonly sqs: SQSClient;
   readonly autoScaling: AutoScalingClient;
+  /** Heartbeats only: a connection pool of their own, so no queue of other Auto Scaling calls delays them. */
+  readonly heartbeats: AutoScalingClient;
   readonly elbv2: ElasticLoadBalancingV2Client;
   readonly elb: ElasticLoadBalancingClient;
   /** Made on first use (the EC2 SDK is large): only ip target groups need the instance's VPC. */
@@ -46,6 +48,7 @@ export function createAwsClients(options: AwsClientOptions, metrics: Metrics): A
   const clients = {
     sqs: countCalls(new SQSClient(common), 'sqs', metrics),
     autoScaling: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
+    heartbeats: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
     elbv2: countCalls(new ElasticLoadBalancingV2Client(common), 'elasticloadbalancingv2', metrics),
     elb: countCalls(new ElasticLoadBalancingClient(common), 'elasticloadbalancing', metrics),
   };

@@ -152,7 +152,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     // --dry-run writes no Lease: nothing is owned, nothing is resumed.
     store: config.dryRun ? undefined : store,
     scope: new AutoScalingGroupClusterScope(aws.autoScaling, config.clusterName),
-    autoScaling: new AwsAutoScaling(aws.autoScaling),
+    autoScaling: new AwsAutoScaling(aws.autoScaling, undefined, aws.heartbeats),
     instances: config.withDeregister ? new AwsInstances(aws.ec2) : undefined,
     nodes,
     cluster,
