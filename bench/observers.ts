@@ -137,8 +137,17 @@ export function cpuSeconds(pid: number): number {
 
 /** The process's peak resident set size so far (VmHWM in /proc/<pid>/status), in MiB. */
 export function peakRssMib(pid: number): number {
-  const m = /^VmHWM:\s+(\d+)\s+kB$/mu.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return statusMib(pid, 'VmHWM');
+}
+
+/** The process's resident set size now (VmRSS in /proc/<pid>/status), in MiB. */
+export function rssMib(pid: number): number {
+  return statusMib(pid, 'VmRSS');
+}
+
+function statusMib(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'mu').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Math.round((Number(m[1]) / 1024) * 10) / 10;
 }
 

@@ -12,7 +12,7 @@ import { buildWorld } from '../test/harness/world.js';
 import { cordonTimes, listCounts, logTimes, receiptTimes } from './extract.js';
 import { counterSamples, delta, heartbeatLatenessSeconds, perEvent, percentiles, sum } from './figures.js';
 import { buildLoadBalancers } from './loadBalancerWorld.js';
-import { ActionPoller, MetricSampler, PodDeletionWatch, TargetStatePoll, cpuSeconds, elbCalls, indexBuildSeconds, peakRssMib, steadyRate } from './observers.js';
+import { ActionPoller, MetricSampler, PodDeletionWatch, TargetStatePoll, cpuSeconds, elbCalls, indexBuildSeconds, peakRssMib, rssMib, steadyRate } from './observers.js';
 import type { ScenarioReport, ScenarioSpec, SideFigures } from './scenarios.js';
 
 const AWS_CALLS = 'lifecycle_manager_aws_api_calls_total';
@@ -83,6 +83,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
 
     const metricsBefore = await service.metricsText();
     const cpuBefore = cpuSeconds(pid);
+    const rssIdle = rssMib(pid);
     const requestsBefore = recorder.requests.length;
     const connectionsBefore = recorder.connections();
     poller = new ActionPoller(info.motoEndpoint, world.autoScalingGroupName, spec.actionPollMs);
@@ -130,7 +131,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioOutcome> 
     return {
       workDir: info.workDir,
       ...figures(spec, {
-        startedAtMs, metricsBefore, metricsAfter, cpu, rss, targetGroupCount, nodeOf, logFile,
+        startedAtMs, metricsBefore, metricsAfter, cpu, rss, rssIdle, targetGroupCount, nodeOf, logFile,
         requests: recorder.requests, windowRequests, poller, pods, targetPoll,
         overshootGroupName: groups[0] ? groups[0].split('/')[1]! : '',
         bound: built.bound, groupsPerTerminated: built.groupsPerTerminated, indexBuild,
@@ -154,6 +155,7 @@ interface Observed {
   readonly metricsAfter: string;
   readonly cpu: number;
   readonly rss: number;
+  readonly rssIdle: number;
   readonly targetGroupCount: number;
   readonly nodeOf: ReadonlyMap<string, string>;
   readonly logFile: string;
@@ -228,6 +230,7 @@ function figures(spec: ScenarioSpec, o: Observed): { report: ScenarioReport; sid
     kube_calls_per_event_without_evictions: perEvent(sum(kubeBy, (k) => k === 'create:pods/eviction'), spec.events),
     heartbeat_lateness_max_s: lateness === null ? null : Math.round(lateness * 100) / 100,
     rss_peak_mib: o.rss,
+    rss_idle_mib: o.rssIdle,
     cpu_s: Math.round(o.cpu * 100) / 100,
     deregistration_overshoot_s: overshoot,
     results,

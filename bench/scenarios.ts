@@ -18,6 +18,8 @@ export interface ScenarioReport {
   readonly kube_calls_per_event_without_evictions: number;
   readonly heartbeat_lateness_max_s: number | null;
   readonly rss_peak_mib: number;
+  /** The service's resident set just before the first termination (started, caches synced, nothing in flight). */
+  readonly rss_idle_mib: number;
   readonly cpu_s: number;
   /** Not in the list: the S3 figure its budget needs (null where a scenario does not measure it). */
   readonly deregistration_overshoot_s: number | null;

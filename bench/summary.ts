@@ -15,6 +15,7 @@ export function summaryTable(spec: ScenarioSpec, r: ScenarioReport, checks: read
     ['kube_calls_per_event_without_evictions', fmt(r.kube_calls_per_event_without_evictions), ''],
     ['heartbeat_lateness_max_s', fmt(r.heartbeat_lateness_max_s), ''],
     ['rss_peak_mib', fmt(r.rss_peak_mib), ''],
+    ['rss_idle_mib (before the window)', fmt(r.rss_idle_mib), ''],
     ['cpu_s', fmt(r.cpu_s), ''],
     ['deregistration_overshoot_s', fmt(r.deregistration_overshoot_s), ''],
     ['target groups (bound)', `${r.target_groups} (${r.target_groups_bound})`, ''],
