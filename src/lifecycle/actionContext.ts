@@ -60,6 +60,9 @@ export class ActionContext {
   private readonly disposeSignal: () => void;
   private facts: Promise<InstanceFacts | undefined> | undefined;
   private readonly keepAliveStopper = new AbortController();
+  private readonly ender = new AbortController();
+  /** Aborted when the action has ended (dispose): what is kept for the action's duration (a pod watch) lets go then. */
+  readonly ended: AbortSignal = this.ender.signal;
   private readonly keepAlives: Promise<void>[] = [];
 
   constructor(
@@ -133,5 +136,6 @@ export class ActionContext {
 
   dispose(): void {
     this.disposeSignal();
+    this.ender.abort();
   }
 }

@@ -54,6 +54,9 @@ export class FakeCluster implements ClusterPort {
   async taint(name: string, t: { key: string; effect: string }) { this.log.push(`taint ${name} ${t.key}:${t.effect}`); this.taints.set(t.key, t.effect); return 'tainted' as const; }
   async untaint(name: string, key: string) { this.log.push(`untaint ${name} ${key}`); return this.taints.delete(key) ? 'removed' as const : 'absent' as const; }
   async listPodsOnNode() { return this.pods; }
+  /** The pod watches held (watchPodsOnNode), with the signal that ends each. */
+  readonly podWatches: Array<{ name: string; until: AbortSignal }> = [];
+  watchPodsOnNode(name: string, until: AbortSignal) { this.podWatches.push({ name, until }); }
   async evictPod(p: PodInfo): Promise<EvictionResult> {
     this.log.push(`evict ${p.name}`);
     if (this.refuseEvictions) return { outcome: 'refused', reason: 'denied', namespaceTerminating: false };
