@@ -69,7 +69,7 @@ export class ActionContext {
     readonly origin: ActionOrigin,
     log: Logger,
     readonly shutdown: AbortSignal,
-    private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void,
+    private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void | Promise<void>,
     /** The phases in the order this configuration's steps record them (--deregister-order moves one). */
     private readonly phaseOrder: readonly ActionPhase[],
   ) {
@@ -124,8 +124,8 @@ export class ActionContext {
   }
 
   /** An Event on the action's Node, when it has one. */
-  publish(event: NodeEvent): void {
-    if (this.node) this.publishOnNode(this.node, event);
+  publish(event: NodeEvent): void | Promise<void> {
+    if (this.node) return this.publishOnNode(this.node, event);
   }
 
   /** The EC2 facts about the instance (its VPC, its private DNS name), read once; undefined when they cannot be read. */

@@ -188,11 +188,15 @@ export interface NodeEvent {
   readonly message: string;
 }
 
-/** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */
+/**
+ * Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. What it
+ * returns (if anything) resolves once the Event was created or given up on, and never rejects: for a caller that wants
+ * an Event out before it goes on (the drain plan's warnings before the first eviction).
+ */
 export interface EventRecorder {
-  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void;
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void | Promise<void>;
   /** An Event about another object (a blocking pod's owner), in that object's namespace. */
-  publishOn?(object: ObjectRef, event: NodeEvent): void;
+  publishOn?(object: ObjectRef, event: NodeEvent): void | Promise<void>;
 }
 
 /** Load-balancer deregistration seam (its own module); the workflow calls it when --with-deregister. */

@@ -187,7 +187,7 @@ export function setup(options: {
     scope: { clusterName: undefined, scopeOf: async () => ({ ours: true, clusters: [] }) },
     autoScaling, instances: undefined, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: config.budget.drainTimeoutSeconds, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: config.budget.drainRetries, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
-    deregistrar, volumes: undefined, events: { publish: (_n, e) => events.push(e), publishOn: (o, e) => ownerEvents.push({ object: o, event: e }) }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
+    deregistrar, volumes: undefined, events: { publish: (_n, e) => { events.push(e); }, publishOn: (o, e) => { ownerEvents.push({ object: o, event: e }); } }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
     registry: new ActionRegistry(), shutdown: shutdown.signal,
     sharedQueue: new SharedQueueWatch({ queueName: 'q', clusterName: undefined, maxReceiveCount: undefined, log: silentLogger }),
     ...options.deps,
