@@ -18,11 +18,12 @@ describe('the pod watch of an action\'s Node', () => {
     expect(t.cluster.podWatches.map((w) => [w.name, w.until.aborted])).toEqual([['n1', true]]);
   });
 
-  it('is not held by a dry run, which reads the pods once', async () => {
-    const t = setup({ config: { dryRun: true } });
+  it.each([[{ dryRun: true }, 'DryRunPlan'], [{ cordonOnly: true }, 'LifecycleHookProcessed']] as const)('is not held with %o, which reads the pods once', async (config, lastEvent) => {
+    const t = setup({ config });
     t.cluster.pods = [pod('a')];
     const [m, lease] = t.message();
     await t.workflow.handleMessage(m, lease);
+    expect(t.events.map((e) => e.reason)).toContain(lastEvent); // it went past the Node
     expect(t.cluster.podWatches).toEqual([]);
   });
 });
