@@ -40,14 +40,16 @@ export function cordonTimes(requests: readonly RecordedKubeRequest[]): Map<strin
 }
 
 /** LIST/watch counts that tell the informer's node LISTs and per-node pod LISTs from cluster-wide ones. */
-export function listCounts(requests: readonly RecordedKubeRequest[]): { allNodesLists: number; nodeWatches: number; allPodsLists: number; podsOnNodeLists: number } {
-  const c = { allNodesLists: 0, nodeWatches: 0, allPodsLists: 0, podsOnNodeLists: 0 };
+export function listCounts(requests: readonly RecordedKubeRequest[]): { allNodesLists: number; nodeWatches: number; allPodsLists: number; podsOnNodeLists: number; podsOnNodeWatches: number; pdbLists: number } {
+  const c = { allNodesLists: 0, nodeWatches: 0, allPodsLists: 0, podsOnNodeLists: 0, podsOnNodeWatches: 0, pdbLists: 0 };
   for (const r of requests) {
     switch (classifyKubeRequest(r.method, r.url)) {
       case 'all-nodes-list': c.allNodesLists++; break;
       case 'node-watch': c.nodeWatches++; break;
       case 'all-pods-list': c.allPodsLists++; break;
       case 'pods-on-node-list': c.podsOnNodeLists++; break;
+      case 'pods-on-node-watch': c.podsOnNodeWatches++; break;
+      case 'pdb-list': c.pdbLists++; break;
       default: break;
     }
   }

@@ -59,6 +59,10 @@ describe('bench figures', () => {
     expect(classifyKubeRequest('GET', '/api/v1/pods')).toBe('all-pods-list');
     expect(classifyKubeRequest('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb')).toBe('all-pods-list');
     expect(classifyKubeRequest('GET', '/api/v1/pods?watch=true')).toBe('other');
+    expect(classifyKubeRequest('GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dn1&watch=true&resourceVersion=7')).toBe('pods-on-node-watch');
+    expect(classifyKubeRequest('GET', '/apis/policy/v1/poddisruptionbudgets?limit=500')).toBe('pdb-list');
+    expect(classifyKubeRequest('GET', '/apis/policy/v1/namespaces/shop/poddisruptionbudgets')).toBe('pdb-list');
+    expect(classifyKubeRequest('GET', '/apis/policy/v1/poddisruptionbudgets?watch=true')).toBe('other');
     expect(classifyKubeRequest('GET', '/api/v1/namespaces/default/pods/web-0')).toBe('other');
     expect(classifyKubeRequest('GET', '/api/v1/nodes')).toBe('all-nodes-list');
     expect(classifyKubeRequest('GET', '/api/v1/nodes?labelSelector=role%3Dworker')).toBe('all-nodes-list');

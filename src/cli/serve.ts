@@ -9,7 +9,9 @@ import { NodeDrainer } from '../drain/drainer.js';
 import { VolumeDetachmentWait } from '../drain/volumeDetachment.js';
 import { SelfAccessReviewer } from '../kube/accessReview.js';
 import { createKubeClients } from '../kube/apiClients.js';
-import { KubeCluster } from '../kube/kubeCluster.js';
+import { KubeCluster, toPodInfo } from '../kube/kubeCluster.js';
+import { WatchedDisruptionBudgets } from '../kube/disruptionBudgets.js';
+import { PodsOnNodes, watchPodsOfNode } from '../kube/podsOnNodes.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
@@ -48,6 +50,8 @@ export const EXCLUDE_FROM_LB_LABELS = {
 } as const;
 
 const DRAIN_POLL_INTERVAL_MS = 1_000;
+/** Server-side timeout of a node's pod watch (at most --node-watch-timeout). */
+const POD_WATCH_TIMEOUT_SECONDS = 60;
 /** Longest the startup checks (queue, permissions) may take before serve gives up with one line. */
 const STARTUP_TIMEOUT_MS = 60_000;
 const RETRY_LATER_SECONDS = 30;
@@ -119,18 +123,23 @@ interface Wiring {
 
 async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: ServeEnvironment): Promise<void> {
   const { aws, kubeClients, leaseNamespace, metrics, log } = w;
-  const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds });
-  const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds }) : undefined;
+  const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
+  const watchTimings = { watchTimeoutSeconds: config.nodeWatchTimeoutSeconds };
+  const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, watchTimings, Object.keys(nodeLabels));
+  const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, watchTimings) : undefined;
+  const budgets = new WatchedDisruptionBudgets(kubeClients, log, metrics, watchTimings);
+  // A node's pods are watched while an action works on it; a watch reconnects at least every minute, so a silent one is noticed soon.
+  const podTimings = { watchTimeoutSeconds: Math.min(POD_WATCH_TIMEOUT_SECONDS, config.nodeWatchTimeoutSeconds) };
+  const pods = new PodsOnNodes((name) => watchPodsOfNode(kubeClients, name, toPodInfo, log, metrics, podTimings), log);
   // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.
   const identity = environment.env['POD_NAME'] || `${hostname()}-${process.pid}`;
   const events = new NodeEventRecorder(kubeClients, log, identity);
-  const cluster = new KubeCluster(kubeClients);
+  const cluster = new KubeCluster(kubeClients, { pods, budgets });
   const registry = new ActionRegistry();
   const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
   log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
-  const nodeLabels = config.withDeregister ? EXCLUDE_FROM_LB_LABELS : {};
   const { loadBalancing, bindings } = wireLoadBalancing(config, { ...w, nodes, events });
   const notices = createNotices(config, w, environment, store);
   const workflow = new LifecycleWorkflow({
@@ -164,7 +173,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
       maxTerminationGracePeriodSeconds: config.maxTerminationGracePeriodSeconds,
       nodeLabels,
       pollIntervalMs: DRAIN_POLL_INTERVAL_MS,
-    }),
+    }, nodes),
     volumes: attachments ? new VolumeDetachmentWait(attachments, cluster) : undefined,
     deregistrar: loadBalancing?.deregistrar,
     events,
@@ -192,13 +201,13 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     live: () => !receiving || (consumer.isAlive() && nodes.health().live),
     notReadyReasons: () => [
       ...(nodes.health().problem ? [nodes.health().problem!] : []),
-      ...(attachments?.health().problem ? [attachments.health().problem!] : []),
+      ...[attachments?.health().problem, budgets.health().problem].filter((p): p is string => p !== undefined),
       ...(consumer.isHealthy() ? [] : [`queue ${config.queueName} not reachable`]),
     ],
   });
   log.info(`metrics server listening on port ${http.port}`, { port: http.port });
   try {
-    await Promise.all([nodes.start(), attachments?.start(), bindings?.start()]);
+    await Promise.all([nodes.start(), attachments?.start(), budgets.start(), bindings?.start()]);
     log.info('node cache synced');
     // Built once the Nodes are known: the groups holding them get their attributes read ahead.
     void loadBalancing?.runIndex(environment.shutdown);
@@ -211,7 +220,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   } finally {
     if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
-    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), bindings?.stop()]);
+    await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), budgets.stop().catch(() => undefined), pods.close(), bindings?.stop()]);
     await http.close();
   }
 }

@@ -176,6 +176,31 @@ describe('NodeDrainer', () => {
     expect(result).toEqual({ outcome: 'drained', attempts: 1 });
   });
 
+  describe('cordon in each attempt', () => {
+    const labels = { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true' };
+    const blockedTwice = (): FakeCluster => {
+      const cluster = new FakeCluster([pod('guarded')]);
+      cluster.blocked.add('guarded');
+      return cluster;
+    };
+    const run = (cluster: FakeCluster, indexed: NodeInfo | undefined) => new NodeDrainer(cluster, { ...config, nodeLabels: labels, maxTerminationGracePeriodSeconds: 0, drainTimeoutSeconds: 0.1 },
+      { findByInstanceId: (id) => (id === node.instanceId ? indexed : undefined) }).drain(node, silentLogger, reporter().api, new AbortController().signal);
+
+    it('sends no PATCH when the node index shows the node cordoned with the labels already', async () => {
+      const cluster = blockedTwice();
+      await run(cluster, { ...node, unschedulable: true, labels });
+      expect(cluster.calls.filter((c) => c === 'cordon')).toEqual([]);
+    });
+
+    it('cordons again in each attempt when the index shows it schedulable (uncordoned), without the labels, or another Node of that name', async () => {
+      for (const indexed of [{ ...node, unschedulable: false, labels }, { ...node, unschedulable: true, labels: {} }, { ...node, uid: 'other', unschedulable: true, labels }, undefined]) {
+        const cluster = blockedTwice();
+        await run(cluster, indexed);
+        expect(cluster.calls.filter((c) => c === 'cordon')).toEqual(['cordon', 'cordon']);
+      }
+    });
+  });
+
   it('evicts even when the node cannot be cordoned (the cordon is tried again meanwhile)', async () => {
     const cluster = new FakeCluster([pod('a'), pod('b')]);
     let cordons = 0;

@@ -1,5 +1,5 @@
 import { describeError, isAbort } from '../lifecycle/errors.js';
-import type { ClusterPort, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
+import type { ClusterPort, NodeDirectory, NodeEvent, NodeInfo, PodInfo } from '../lifecycle/ports.js';
 import { linkedSignal, sleep } from '../lifecycle/sleep.js';
 import type { Logger } from '../observability/logger.js';
 import { NodeEvents } from '../observability/nodeEvents.js';
@@ -80,7 +80,16 @@ export class NodeDrainer {
   constructor(
     private readonly cluster: ClusterPort,
     private readonly config: DrainConfig,
+    /** The node index: an attempt does not cordon again a node it shows cordoned and labelled already. */
+    private readonly nodes?: Pick<NodeDirectory, 'findByInstanceId'>,
   ) {}
+
+  /** The node index shows this very Node unschedulable with every label the cordon sets. */
+  private showsCordoned(node: NodeInfo): boolean {
+    const seen = this.nodes?.findByInstanceId(node.instanceId);
+    if (!seen || seen.name !== node.name || seen.uid !== node.uid || !seen.unschedulable) return false;
+    return Object.entries(this.config.nodeLabels).every(([key, value]) => seen.labels?.[key] === value);
+  }
 
   async drain(node: NodeInfo, log: Logger, reporter: DrainReporter, signal: AbortSignal): Promise<DrainResult> {
     const unknown = node.ready === 'Unknown';
@@ -129,6 +138,10 @@ export class NodeDrainer {
     };
     try {
       for (;;) {
+        if (!cordoned && this.showsCordoned(node)) {
+          // Cordoned already (by the cordon step, or the attempt before): no PATCH. Uncordoned since: cordoned again.
+          cordoned = true;
+        }
         if (!cordoned) {
           // A cordon that fails does not hold the evictions up: it is tried again at the next poll.
           try {

@@ -3,8 +3,10 @@ import type { BudgetInfo, ClusterPort, DeletionOutcome, EvictionResult, NodeInfo
 import type { KubeClients } from './apiClients.js';
 import { hasStatusCause, isConflict, isNotFound, statusCode, statusMessage, toDomainError } from './errors.js';
 import { toNodeInfo } from './nodeInfo.js';
+import { type BudgetIndex, toBudgetInfo } from './disruptionBudgets.js';
 import { changeTaints, withTaint, withoutTaint } from './nodeTaints.js';
 import { MERGE_PATCH } from './patch.js';
+import type { PodsOnNodes } from './podsOnNodes.js';
 
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -35,13 +37,21 @@ function controllerOf(pod: k8s.V1Pod): PodInfo['controller'] {
   return owner ? { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, namespace: pod.metadata?.namespace } : undefined;
 }
 
+/** Where reads are answered without an API call (serve); without them every read is a LIST (doctor). */
+export interface ClusterIndexes {
+  /** The pods of the nodes actions hold (watchPodsOnNode). */
+  readonly pods?: PodsOnNodes;
+  /** The cluster's PodDisruptionBudgets. */
+  readonly budgets?: BudgetIndex;
+}
+
 /**
  * The drain's Kubernetes operations, with outcomes as values: 404/409 on an eviction or delete mean the pod is
  * gone (or replaced), 429 and the multiple-PDB 500 mean a PodDisruptionBudget blocks it; everything else is
  * translated into the domain's errors.
  */
 export class KubeCluster implements ClusterPort {
-  constructor(private readonly clients: KubeClients) {}
+  constructor(private readonly clients: KubeClients, private readonly indexes: ClusterIndexes = {}) {}
 
   async getNode(name: string, signal: AbortSignal): Promise<NodeInfo | undefined> {
     try {
@@ -72,8 +82,14 @@ export class KubeCluster implements ClusterPort {
     return outcome === 'changed' ? 'removed' : outcome === 'unchanged' ? 'absent' : 'gone';
   }
 
+  watchPodsOnNode(name: string, until: AbortSignal): void {
+    this.indexes.pods?.hold(name, until);
+  }
+
   async listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]> {
     try {
+      const watched = await this.indexes.pods?.read(name, signal);
+      if (watched) return watched;
       const list = await this.clients.call(signal, `list pods on node ${name}`, (o) => this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, o));
       return list.items.map(toPodInfo);
     } catch (e) {
@@ -122,6 +138,8 @@ export class KubeCluster implements ClusterPort {
   }
 
   async listDisruptionBudgets(signal: AbortSignal): Promise<BudgetInfo[]> {
+    const indexed = this.indexes.budgets?.current();
+    if (indexed) return indexed;
     const budgets: BudgetInfo[] = [];
     let next: string | undefined;
     try {
@@ -155,16 +173,4 @@ export class KubeCluster implements ClusterPort {
       throw toDomainError(e, `delete node ${name}`, this.clients.authorizerWarmup);
     }
   }
-}
-
-function toBudgetInfo(pdb: k8s.V1PodDisruptionBudget): BudgetInfo {
-  const selector = pdb.spec?.selector;
-  return {
-    namespace: pdb.metadata?.namespace ?? '', name: pdb.metadata?.name ?? '',
-    selector: selector ? {
-      matchLabels: selector.matchLabels ?? {},
-      matchExpressions: (selector.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] })),
-    } : undefined,
-    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
-  };
 }

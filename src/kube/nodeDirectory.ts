@@ -18,11 +18,12 @@ export class WatchedNodeDirectory implements NodeDirectory {
   private readonly waiters = new Map<string, Set<(node: NodeInfo) => void>>();
   private readonly nodes: WatchedCollection<k8s.V1Node, NodeInfo>;
 
-  constructor(private readonly clients: KubeClients, log: Logger, metrics: Metrics, timings: WatchTimings = { watchTimeoutSeconds: 300 }) {
+  /** `keptLabels`: the label keys the service sets with the cordon, kept so that a cordon already done is not repeated. */
+  constructor(private readonly clients: KubeClients, log: Logger, metrics: Metrics, timings: WatchTimings = { watchTimeoutSeconds: 300 }, keptLabels: readonly string[] = []) {
     this.nodes = new WatchedCollection(clients, {
       noun: 'node', resource: 'nodes', watchPath: '/api/v1/nodes',
       list: (page, o) => clients.core.listNode(page, o),
-      toInfo: toNodeInfo,
+      toInfo: (node) => toNodeInfo(node, keptLabels),
     }, {
       upsert: (_name, info, previous) => this.indexed(info, previous),
       remove: (name, info) => { if (this.byInstance.get(info.instanceId)?.name === name) this.byInstance.delete(info.instanceId); },

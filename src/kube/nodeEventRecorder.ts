@@ -19,15 +19,16 @@ export class NodeEventRecorder implements EventRecorder {
 
   constructor(private readonly clients: KubeClients, private readonly log: Logger, private readonly reportingInstance: string) {}
 
-  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void {
-    this.send({ kind: 'Node', apiVersion: 'v1', name: node.name, uid: node.uid }, event);
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): Promise<void> {
+    return this.send({ kind: 'Node', apiVersion: 'v1', name: node.name, uid: node.uid }, event);
   }
 
-  publishOn(object: ObjectRef, event: NodeEvent): void {
-    this.send(object, event);
+  publishOn(object: ObjectRef, event: NodeEvent): Promise<void> {
+    return this.send(object, event);
   }
 
-  private send(object: ObjectRef, event: NodeEvent): void {
+  /** Resolves once the Event was created or given up on (logged); never rejects. */
+  private send(object: ObjectRef, event: NodeEvent): Promise<void> {
     const now = new Date();
     const namespace = object.namespace ?? 'default';
     this.log.debug(`publishing event: ${event.reason}${object.kind === 'Node' ? '' : ` on ${object.kind} ${namespace}/${object.name}`}`);
@@ -49,6 +50,7 @@ export class NodeEventRecorder implements EventRecorder {
       .then(() => undefined, (e: unknown) => this.log.warn(`failed to publish event ${event.reason}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { error: e }))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
+    return p;
   }
 
   /** Waits for events still being sent (shutdown), at most `timeoutMs`. */

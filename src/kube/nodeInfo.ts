@@ -8,7 +8,8 @@ export function instanceIdFromProviderId(providerId: string | undefined): string
   return last && /^i-[0-9a-f]+$/u.test(last) ? last : undefined;
 }
 
-export function toNodeInfo(node: k8s.V1Node): NodeInfo | undefined {
+/** `keptLabels`: the label keys kept in NodeInfo.labels (those the service sets itself); none unless told. */
+export function toNodeInfo(node: k8s.V1Node, keptLabels: readonly string[] = []): NodeInfo | undefined {
   const instanceId = instanceIdFromProviderId(node.spec?.providerID);
   if (!instanceId || !node.metadata?.name) return undefined;
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
@@ -20,5 +21,9 @@ export function toNodeInfo(node: k8s.V1Node): NodeInfo | undefined {
     privateIps: (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
     unschedulable: node.spec?.unschedulable === true,
     creationTimestamp: node.metadata.creationTimestamp ? new Date(node.metadata.creationTimestamp) : undefined,
+    labels: Object.fromEntries(keptLabels.flatMap((key) => {
+      const value = node.metadata?.labels?.[key];
+      return value === undefined ? [] : [[key, value]];
+    })),
   };
 }

@@ -3,54 +3,17 @@ import { sleep } from '../lifecycle/sleep.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { KubeClients } from './apiClients.js';
+import type { CollectionListener, KubeObject, WatchHealth, WatchTimings, WatchedResource } from './watchedResource.js';
 
-export interface WatchTimings {
-  /** Server-side timeout of each watch request (the apiserver ends it then, and it is started again). */
-  readonly watchTimeoutSeconds: number;
-  /** How often the watch is checked for a stall. */
-  readonly stallCheckIntervalMs?: number;
-}
+export type { CollectionListener, WatchHealth, WatchTimings, WatchedResource } from './watchedResource.js';
 
-/** What /healthz and /readyz say about a watch. */
-export interface WatchHealth {
-  /** The watch loop is running (it restarts itself after errors; it only ends at stop()). */
-  readonly live: boolean;
-  /** Synced, not stalled, and the last relist (if one was needed) succeeded. */
-  readonly ready: boolean;
-  readonly problem: string | undefined;
-}
-
-interface KubeObject {
-  metadata?: k8s.V1ObjectMeta;
-}
-
-interface KubeList<T> {
-  items: T[];
-  metadata?: k8s.V1ListMeta;
-}
-
-/** One resource kind to keep an index of: how to list it, where to watch it, what to keep of each object. */
-export interface WatchedResource<T extends KubeObject, Info> {
-  /** `node`, `volume attachment`: in logs and health problems. */
-  readonly noun: string;
-  /** `nodes`, `volumeattachments`: the kube_api_calls metric's resource. */
-  readonly resource: string;
-  /** `/api/v1/nodes` */
-  readonly watchPath: string;
-  list(page: { limit: number; _continue?: string }, options: k8s.ConfigurationOptions): Promise<KubeList<T>>;
-  /** What is kept of an object; undefined leaves it out of the index (a Node without an EC2 provider id). */
-  toInfo(object: T): Info | undefined;
-}
-
-/** Told of every change to the index (by object name), in order. */
-export interface CollectionListener<Info> {
-  /** `previous`: what the index held for that name before. */
-  upsert(name: string, info: Info, previous: Info | undefined): void;
-  remove(name: string, info: Info): void;
-}
+/** A watch silent for longer than its server-side timeout plus this no longer answers reads (it should have been ended and reconnected). */
+const FRESHNESS_SLACK_MS = 5_000;
+/** Between a list (or the end of a watch) and the next watch connection, the index answers reads this long. */
+const CONNECTING_GRACE_MS = 2_000;
 
 /**
- * A watch-backed index of one kind of cluster-scoped object, by name. One paginated LIST at start (and after the
+ * A watch-backed index of one kind of object, by name (or `keyOf`). One paginated LIST at start (and after the
  * watch's resourceVersion expires), then a watch from that resourceVersion: reading the index costs no API call.
  * Only what `toInfo` keeps is held per object. The watch reconnects with a capped backoff after errors, relists
  * after three failures in a row, and is restarted when it shows no sign of life for 1.5 × its server-side timeout
@@ -64,6 +27,8 @@ export class WatchedCollection<T extends KubeObject, Info> {
   private watching: Promise<void> | undefined;
   private watchLoopEnded = false;
   private currentWatch: AbortController | undefined;
+  /** A watch connection is open (the apiserver answered it and it has not ended). */
+  private connected = false;
   private watchGeneration = 0;
   private abandonWatch: (() => void) | undefined;
   /** Last time the watch showed it is alive: connected, an event, a bookmark, a relist. */
@@ -75,7 +40,7 @@ export class WatchedCollection<T extends KubeObject, Info> {
   constructor(
     private readonly clients: KubeClients,
     private readonly resource: WatchedResource<T, Info>,
-    private readonly listener: CollectionListener<Info>,
+    private readonly listener: CollectionListener<Info> | undefined,
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly timings: WatchTimings,
@@ -91,6 +56,16 @@ export class WatchedCollection<T extends KubeObject, Info> {
 
   values(): IterableIterator<Info> {
     return this.items.values();
+  }
+
+  /**
+   * Whether the index may answer a read now instead of the apiserver: synced, its last relist successful, and its
+   * watch connected and heard from within its server-side timeout (a healthy watch is ended and reconnected by then)
+   * — or, while it connects, heard from within the last two seconds. A read never sees a state older than that.
+   */
+  isCurrent(nowMs = Date.now()): boolean {
+    if (!this.synced || this.watchLoopEnded || this.stopping.signal.aborted || this.stalledSinceMs !== undefined || this.relistFailure !== undefined) return false;
+    return nowMs - this.lastProgressAtMs <= (this.connected ? this.timings.watchTimeoutSeconds * 1000 + FRESHNESS_SLACK_MS : CONNECTING_GRACE_MS);
   }
 
   health(nowMs = Date.now()): WatchHealth {
@@ -176,14 +151,14 @@ export class WatchedCollection<T extends KubeObject, Info> {
     do {
       const page = await this.clients.call(this.stopping.signal, `list ${this.resource.resource}`, (o) => this.resource.list({ limit: 500, ...(next ? { _continue: next } : {}) }, o));
       for (const object of page.items) {
-        const name = object.metadata?.name;
-        if (name && this.upsert(object)) seen.add(name);
+        const key = this.keyOf(object);
+        if (key && this.upsert(object)) seen.add(key);
       }
       next = page.metadata?._continue || undefined;
       this.resourceVersion = page.metadata?.resourceVersion ?? this.resourceVersion;
     } while (next);
-    for (const name of [...this.items.keys()]) {
-      if (!seen.has(name)) this.remove(name);
+    for (const key of [...this.items.keys()]) {
+      if (!seen.has(key)) this.remove(key);
     }
   }
 
@@ -220,10 +195,12 @@ export class WatchedCollection<T extends KubeObject, Info> {
   private watchOnce(): Promise<'ended' | 'expired'> {
     const generation = ++this.watchGeneration;
     const current = (): boolean => generation === this.watchGeneration;
+    this.connected = false;
     return new Promise((resolve, reject) => {
       let expired = false;
       this.abandonWatch = () => {
         this.watchGeneration++;
+        this.connected = false;
         this.currentWatch?.abort();
         resolve('ended');
       };
@@ -236,21 +213,26 @@ export class WatchedCollection<T extends KubeObject, Info> {
         const rv = object.metadata?.resourceVersion;
         if (rv) this.resourceVersion = rv;
         this.progressed();
-        const name = (object as T).metadata?.name;
+        const key = this.keyOf(object as T);
         if (type === 'ADDED' || type === 'MODIFIED') {
-          if (!this.upsert(object as T) && name) this.remove(name);
-        } else if (type === 'DELETED' && name) {
-          this.remove(name);
+          if (!this.upsert(object as T) && key) this.remove(key);
+        } else if (type === 'DELETED' && key) {
+          this.remove(key);
         }
       };
       const onDone = (err: unknown): void => {
         if (!current()) return;
+        this.connected = false;
         if (expired) resolve('expired');
         else if (err && !this.stopping.signal.aborted && !(err instanceof Error && err.name === 'AbortError')) reject(err);
-        else resolve('ended');
+        else {
+          // Ended by the apiserver on time: alive until now.
+          if (!err) this.progressed();
+          resolve('ended');
+        }
       };
       new k8s.Watch(this.clients.kubeConfig)
-        .watch(this.resource.watchPath, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.timings.watchTimeoutSeconds }, onEvent, onDone)
+        .watch(this.resource.watchPath, { ...this.resource.watchQuery, resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.timings.watchTimeoutSeconds }, onEvent, onDone)
         .then((controller) => {
           if (!current()) {
             controller.abort();
@@ -258,6 +240,7 @@ export class WatchedCollection<T extends KubeObject, Info> {
           }
           this.metrics.kubeCalls.inc({ verb: 'watch', resource: this.resource.resource });
           this.currentWatch = controller;
+          this.connected = true;
           // The apiserver answered: the watch is alive.
           this.progressed();
           if (this.stopping.signal.aborted) controller.abort();
@@ -265,21 +248,25 @@ export class WatchedCollection<T extends KubeObject, Info> {
     });
   }
 
+  private keyOf(object: T): string | undefined {
+    return this.resource.keyOf ? this.resource.keyOf(object) : object.metadata?.name;
+  }
+
   private upsert(object: T): Info | undefined {
-    const name = object.metadata?.name;
+    const key = this.keyOf(object);
     const info = this.resource.toInfo(object);
-    if (!name || !info) return undefined;
-    const previous = this.items.get(name);
-    this.items.set(name, info);
-    this.listener.upsert(name, info, previous);
+    if (!key || !info) return undefined;
+    const previous = this.items.get(key);
+    this.items.set(key, info);
+    this.listener?.upsert(key, info, previous);
     return info;
   }
 
-  private remove(name: string): void {
-    const info = this.items.get(name);
+  private remove(key: string): void {
+    const info = this.items.get(key);
     if (info === undefined) return;
-    this.items.delete(name);
-    this.listener.remove(name, info);
+    this.items.delete(key);
+    this.listener?.remove(key, info);
   }
 }
 

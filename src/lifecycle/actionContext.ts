@@ -60,13 +60,16 @@ export class ActionContext {
   private readonly disposeSignal: () => void;
   private facts: Promise<InstanceFacts | undefined> | undefined;
   private readonly keepAliveStopper = new AbortController();
+  private readonly ender = new AbortController();
+  /** Aborted when the action has ended (dispose): what is kept for the action's duration (a pod watch) lets go then. */
+  readonly ended: AbortSignal = this.ender.signal;
   private readonly keepAlives: Promise<void>[] = [];
 
   constructor(
     readonly origin: ActionOrigin,
     log: Logger,
     readonly shutdown: AbortSignal,
-    private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void,
+    private readonly publishOnNode: (node: NodeInfo, event: NodeEvent) => void | Promise<void>,
     /** The phases in the order this configuration's steps record them (--deregister-order moves one). */
     private readonly phaseOrder: readonly ActionPhase[],
   ) {
@@ -121,8 +124,8 @@ export class ActionContext {
   }
 
   /** An Event on the action's Node, when it has one. */
-  publish(event: NodeEvent): void {
-    if (this.node) this.publishOnNode(this.node, event);
+  publish(event: NodeEvent): void | Promise<void> {
+    if (this.node) return this.publishOnNode(this.node, event);
   }
 
   /** The EC2 facts about the instance (its VPC, its private DNS name), read once; undefined when they cannot be read. */
@@ -133,5 +136,6 @@ export class ActionContext {
 
   dispose(): void {
     this.disposeSignal();
+    this.ender.abort();
   }
 }

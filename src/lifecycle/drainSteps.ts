@@ -10,12 +10,15 @@ import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
 import { DrainFailedError, describeError } from './errors.js';
 import { retryUntil } from './retryUntil.js';
+import { linkedSignal, untilAborted } from './sleep.js';
 import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 
 const CORDON_ONLY: StepOutcome = { kind: 'skipped', why: '--cordon-only' };
 /** Owners (or bare pods) warned about one plan at most: a node full of bare pods is not an Event storm. */
 const MAX_OWNER_WARNINGS = 10;
+/** The plan's warnings are waited for this long at most: they are out before the first eviction, a slow apiserver aside. */
+const PLAN_EVENTS_WAIT_MS = 2_000;
 
 /**
  * Before the first eviction: what will block the drain or be lost with the node, published as one Warning Event on
@@ -34,10 +37,17 @@ export async function planDrain(deps: StepDeps, planner: DrainPlanner, ctx: Acti
     return DONE;
   }
   ctx.log.warn(`drain plan for node ${node.name}: ${summary}`);
-  ctx.publish(NodeEvents.drainPlanWarning(node.name, summary));
+  const sent = [ctx.publish(NodeEvents.drainPlanWarning(node.name, summary))];
   for (const { owner, blockers } of blockersByOwner(plan, MAX_OWNER_WARNINGS)) {
     const problems = blockers.map((b) => `pod ${podRef(b.pod)}: ${b.detail}`).join('; ');
-    deps.events.publishOn?.(owner, NodeEvents.drainPlanWarningForOwner(node.name, problems));
+    sent.push(deps.events.publishOn?.(owner, NodeEvents.drainPlanWarningForOwner(node.name, problems)));
+  }
+  // Warned before the first eviction: the drain starts once the apiserver has the warnings (or after a moment).
+  const wait = linkedSignal([signal], PLAN_EVENTS_WAIT_MS);
+  try {
+    await untilAborted(Promise.all(sent), wait.signal).catch(() => undefined);
+  } finally {
+    wait.dispose();
   }
   return DONE;
 }

@@ -101,6 +101,8 @@ export async function awaitDaemonSets(deps: StepDeps, ctx: ActionContext, signal
     }
     if (!waiting) {
       waiting = true;
+      // Polled until Ready from then on: from one watch of the node's pods (no LIST per poll) until the action ends.
+      deps.cluster.watchPodsOnNode?.(node.name, ctx.ended);
       log.info(`waiting up to ${Math.round(leftMs / 1000)}s for ${notReady.length} of the ${daemons.length} DaemonSet pods on node ${node.name} to be Ready: ${describePods(notReady)}`);
     }
     await sleep(Math.min(launch.pollIntervalMs ?? DAEMONSET_POLL_INTERVAL_MS, leftMs), signal);

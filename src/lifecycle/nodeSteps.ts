@@ -45,6 +45,9 @@ export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: Abor
     }
     ctx.node = node;
   }
+  // The steps after this one read the node's pods several times (plan, pod IPs, drain polls, volumes): one watch
+  // answers them all until the action ends. A dry run and --cordon-only read them once (pod IPs).
+  if (ctx.node && !deps.config.dryRun && !deps.config.cordonOnly) deps.cluster.watchPodsOnNode?.(ctx.node.name, ctx.ended);
   if (announce) ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
   return DONE;
 }

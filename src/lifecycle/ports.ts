@@ -42,6 +42,8 @@ export interface NodeInfo {
   readonly privateIps: readonly string[];
   readonly unschedulable: boolean;
   readonly creationTimestamp: Date | undefined;
+  /** Of its labels, those the service sets with the cordon (the exclude-from-load-balancer ones); no other is kept. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 /** Finds Nodes by EC2 instance id from a watch-backed cache: no LIST per event. */
@@ -164,6 +166,11 @@ export interface ClusterPort {
   /** Idempotently marks the node unschedulable and sets the given labels. */
   cordon(name: string, labels: Readonly<Record<string, string>>, signal: AbortSignal): Promise<'cordoned' | 'gone'>;
   listPodsOnNode(name: string, signal: AbortSignal): Promise<PodInfo[]>;
+  /**
+   * Keeps the node's pods watched until `until` aborts (the action working on the node ends): listPodsOnNode then
+   * answers from the watch, with no API call while it is current. Idempotent; several actions share one watch.
+   */
+  watchPodsOnNode?(name: string, until: AbortSignal): void;
   evictPod(pod: PodInfo, signal: AbortSignal): Promise<EvictionResult>;
   deletePod(pod: PodInfo, gracePeriodSeconds: number, signal: AbortSignal): Promise<DeletionOutcome>;
   deleteNode(name: string, signal: AbortSignal): Promise<DeletionOutcome>;
@@ -183,11 +190,15 @@ export interface NodeEvent {
   readonly count?: number;
 }
 
-/** Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. */
+/**
+ * Publishes Kubernetes Events on a Node. Fire and forget: a failure to publish is logged, never thrown. What it
+ * returns (if anything) resolves once the Event was created or given up on, and never rejects: for a caller that wants
+ * an Event out before it goes on (the drain plan's warnings before the first eviction).
+ */
 export interface EventRecorder {
-  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void;
+  publish(node: Pick<NodeInfo, 'name' | 'uid'>, event: NodeEvent): void | Promise<void>;
   /** An Event about another object (a blocking pod's owner), in that object's namespace. */
-  publishOn?(object: ObjectRef, event: NodeEvent): void;
+  publishOn?(object: ObjectRef, event: NodeEvent): void | Promise<void>;
 }
 
 /** Load-balancer deregistration seam (its own module); the workflow calls it when --with-deregister. */

@@ -75,7 +75,7 @@ export function terminationSteps(deps: StepDeps): readonly Step<ActionContext>[]
   };
   const cordonStep: Step<ActionContext> = {
     name: 'cordon', phase: 'cordoning', onFailure: 'degrade-and-continue', onResume: 'skip-when-past', whenAbandoning: 'run',
-    why: 'every drain attempt cordons the node again, so the drain still runs',
+    why: 'every drain attempt cordons the node again (unless the node index shows it cordoned already), so the drain still runs',
     share: `${CORDON_SHARE_SECONDS}s`,
     shareEndsAtMs: (v) => share(v, CORDON_SHARE_SECONDS, drainSeconds + finishing, 5),
     run: (ctx, signal) => cordon(deps, ctx, signal),

@@ -232,5 +232,22 @@ describe('the drain plan', () => {
     expect(await lm.metric('lifecycle_manager_drain_plan_problems_total', { kind: 'pdb-allows-no-disruption' })).toBe(1);
     expect(await lm.metric('lifecycle_manager_drain_plan_problems_total')).toBe(3);
   });
+
+  it('sees a PodDisruptionBudget created after the service started (from its watched index): the next event\'s plan warns about it', async () => {
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
+    const [victim] = world.instances;
+    await f.kubelet.createPod(world.namespace, { name: 'late', nodeName: victim!.nodeName, labels: { app: 'late' }, ownerKind: 'ReplicaSet' });
+    // Started (its indexes filled: "node cache synced") before the budget exists.
+    const lm = await f.serve(world, FAST);
+    await f.kubelet.createPdb(world.namespace, { name: 'late', matchLabels: { app: 'late' }, minAvailable: 1 });
+    await eventually('the budget to allow no disruption', async () => (await policy.readNamespacedPodDisruptionBudget({ name: 'late', namespace: world.namespace })).status?.disruptionsAllowed === 0, 10_000, 100);
+    await world.terminate(victim!.instanceId);
+    const warning = await eventually('the plan to be published', async () => (await world.nodeEvents(victim!.nodeName)).find((e) => e.reason === 'DrainPlanWarning'), 60_000, 100);
+    await policy.deleteNamespacedPodDisruptionBudget({ name: 'late', namespace: world.namespace });
+    expect(await completion(world, victim!.instanceId)).toMatchObject({ result: 'CONTINUE', source: 'complete', completes: 1 });
+    expect(warning.message).toBe(`drain of node ${victim!.nodeName} (its instance is terminating): 1 pods to evict (1 non-critical); 1 problem: `
+      + `pod ${world.namespace}/late: PodDisruptionBudget ${world.namespace}/late allows 0 disruptions now`);
+    expect(await lm.metric('lifecycle_manager_drain_plan_problems_total', { kind: 'pdb-allows-no-disruption' })).toBe(1);
+  });
 });
 

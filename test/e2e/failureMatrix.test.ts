@@ -49,7 +49,8 @@ interface Recipe {
   /** Before the service starts: remove the Node, register targets… */
   setup?(c: MatrixCase): Promise<void>;
   readonly aws?: (c: MatrixCase) => Omit<FaultRule, 'fault' | 'times' | 'message'>;
-  readonly kube?: (c: MatrixCase) => Omit<KubeFaultRule, 'fault' | 'times'>;
+  /** `times` bounds a fault the failure class leaves unbounded (permanent, forbidden) to the step's own reads. */
+  readonly kube?: (c: MatrixCase) => Omit<KubeFaultRule, 'fault'>;
 }
 
 const RECIPES: Record<StepName, Recipe> = {
@@ -61,7 +62,9 @@ const RECIPES: Record<StepName, Recipe> = {
     kube: () => ({ method: 'GET', path: /^\/api\/v1\/nodes\?/u, watch: false }),
   },
   cordon: { kube: (c) => ({ method: 'PATCH', path: new RegExp(`^/api/v1/nodes/${c.victim.nodeName}$`, 'u'), bodyIncludes: '"unschedulable":true' }) },
-  plan_drain: { kube: () => ({ method: 'GET', path: /^\/apis\/policy\/v1\/poddisruptionbudgets/u }) },
+  // The plan reads the budgets from serve's index; its read of the node's pods is the LIST that starts their watch,
+  // which the later steps read from: the fault hits that first LIST only (a pod LIST that keeps failing is the drain's).
+  plan_drain: { kube: (c) => ({ times: 1, method: 'GET', path: new RegExp(`^/api/v1/pods\\?(.*&)?fieldSelector=spec\\.nodeName(=|%3D)${c.victim.nodeName.replace(/\./gu, '\\.')}(&|$)`, 'u'), watch: false }) },
   deregister: {
     setup: async (c) => {
       c.targetGroupArn = await lb.targetGroup(`mx-${c.world.id}`, { deregistrationDelaySeconds: 1 });

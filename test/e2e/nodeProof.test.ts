@@ -75,7 +75,8 @@ describe('no Node is proven, not assumed', () => {
     const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30 });
     const kube = await kubeProxy(`watch-${world.id}`);
     const lm = await f.serve(world, [...FAST, '--node-watch-timeout', '10'], { kubeconfigPath: kube.kubeconfigPath });
-    { const first = await readyz(lm.metricsPort); expect(first.status, first.body).toBe(200); }
+    // Ready once the first receive from the queue has returned (moments after the node cache synced).
+    await eventually('/readyz to pass', async () => (await readyz(lm.metricsPort)).status === 200, 10_000, 100);
     kube.setRules([{ method: 'GET', path: /^\/api\/v1\/nodes\?/u, watch: true, fault: 'hang' }]);
     // The current watch ends by the apiserver's timeout (10 s); the next one hangs; 1.5 × 10 s of silence is a stall.
     await lm.waitForLog(/node watch stalled: no event, bookmark or reconnect for \d+s .*restarting it/u, 60_000);

@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../harness/infra.js';
 import { e2eFixture } from './fixture.js';
@@ -73,6 +74,25 @@ describe('serve', () => {
     expect(lm.countLogs(/escalating to graceful force-delete/u)).toBe(0);
     expect((await world.podsOn(victim!.nodeName)).length).toBe(0);
     expect((await world.podsOn(other!.nodeName)).map((p) => p.metadata!.name)).toContain('web-2');
+  });
+
+  it('cordons the node again in the next drain attempt when someone uncordons it mid-drain', async () => {
+    const world = await f.world({ instances: 2, heartbeatTimeoutSeconds: 30 });
+    const [victim, other] = world.instances;
+    await f.kubelet.createPod(world.namespace, { name: 'web-1', nodeName: victim!.nodeName, labels: { app: 'web' }, ownerKind: 'ReplicaSet' });
+    await f.kubelet.createPdb(world.namespace, { name: 'web', matchLabels: { app: 'web' }, minAvailable: 1 });
+    const lm = await f.serve(world, [...FAST, '--drain-timeout', '3', '--drain-retries', '3']);
+    const unschedulable = async () => (await f.kubelet.core.readNode({ name: victim!.nodeName })).spec?.unschedulable === true;
+
+    await world.terminate(victim!.instanceId);
+    await eventually('the node to be cordoned', unschedulable, 30_000, 100);
+    // Someone (a script, a colleague) uncordons it while the budget holds the drain up.
+    await f.kubelet.core.patchNode({ name: victim!.nodeName, body: { spec: { unschedulable: false } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await eventually('the node to be cordoned again by a drain attempt', unschedulable, 30_000, 100);
+    expect(await f.actions(victim!.instanceId).then((a) => a[0]?.result ?? null)).toBeNull();
+    await f.kubelet.createPod(world.namespace, { name: 'web-2', nodeName: other!.nodeName, labels: { app: 'web' }, ownerKind: 'ReplicaSet' });
+    await eventually('CONTINUE', async () => (await f.actions(victim!.instanceId))[0]?.result === 'CONTINUE', 60_000);
+    expect(lm.countLogs(/retrying drain, node/u)).toBeGreaterThanOrEqual(1);
   });
 
   it('escalates to a capped graceful delete when a PodDisruptionBudget never unblocks, then completes CONTINUE', async () => {

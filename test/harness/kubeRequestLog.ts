@@ -149,12 +149,13 @@ export async function startKubeRequestLog(options: KubeRequestLogOptions): Promi
 }
 
 /** What a recorded request was, for call-budget checks. */
-export type KubeListKind = 'all-nodes-list' | 'node-watch' | 'all-pods-list' | 'pods-on-node-list' | 'other';
+export type KubeListKind = 'all-nodes-list' | 'node-watch' | 'all-pods-list' | 'pods-on-node-list' | 'pods-on-node-watch' | 'pdb-list' | 'other';
 
 /**
  * Classifies a request: a collection GET of nodes is a LIST of every node (unless a field selector names one node);
  * a collection GET of pods (cluster-wide or in a namespace) without a `spec.nodeName=` field selector is a LIST of
- * all pods; `watch=true` makes it a watch.
+ * all pods; `watch=true` makes it a watch (one with that selector: a node's pod watch). A collection GET of
+ * PodDisruptionBudgets (policy/v1, any scope) that is not a watch is a PDB LIST.
  */
 export function classifyKubeRequest(method: string, url: string): KubeListKind {
   if (method.toUpperCase() !== 'GET') return 'other';
@@ -166,8 +167,11 @@ export function classifyKubeRequest(method: string, url: string): KubeListKind {
     if (watch) return 'node-watch';
     return /(^|,)metadata\.name=/u.test(fieldSelector) ? 'other' : 'all-nodes-list';
   }
-  if (!watch && /^\/api\/v1\/(namespaces\/[^/]+\/)?pods$/u.test(path)) {
-    return /(^|,)spec\.nodeName=[^,]+/u.test(fieldSelector) ? 'pods-on-node-list' : 'all-pods-list';
+  if (/^\/api\/v1\/(namespaces\/[^/]+\/)?pods$/u.test(path)) {
+    const onNode = /(^|,)spec\.nodeName=[^,]+/u.test(fieldSelector);
+    if (watch) return onNode ? 'pods-on-node-watch' : 'other';
+    return onNode ? 'pods-on-node-list' : 'all-pods-list';
   }
+  if (!watch && /^\/apis\/policy\/v1\/(namespaces\/[^/]+\/)?poddisruptionbudgets$/u.test(path)) return 'pdb-list';
   return 'other';
 }

@@ -54,6 +54,9 @@ export class FakeCluster implements ClusterPort {
   async taint(name: string, t: { key: string; effect: string }) { this.log.push(`taint ${name} ${t.key}:${t.effect}`); this.taints.set(t.key, t.effect); return 'tainted' as const; }
   async untaint(name: string, key: string) { this.log.push(`untaint ${name} ${key}`); return this.taints.delete(key) ? 'removed' as const : 'absent' as const; }
   async listPodsOnNode() { return this.pods; }
+  /** The pod watches held (watchPodsOnNode), with the signal that ends each. */
+  readonly podWatches: Array<{ name: string; until: AbortSignal }> = [];
+  watchPodsOnNode(name: string, until: AbortSignal) { this.podWatches.push({ name, until }); }
   async evictPod(p: PodInfo): Promise<EvictionResult> {
     this.log.push(`evict ${p.name}`);
     if (this.refuseEvictions) return { outcome: 'refused', reason: 'denied', namespaceTerminating: false };
@@ -184,7 +187,7 @@ export function setup(options: {
     scope: { clusterName: undefined, scopeOf: async () => ({ ours: true, clusters: [] }) },
     autoScaling, instances: undefined, nodes, cluster,
     drainer: new NodeDrainer(cluster, { drainTimeoutSeconds: config.budget.drainTimeoutSeconds, drainTimeoutUnknownSeconds: 1, drainIntervalSeconds: 0, drainRetries: config.budget.drainRetries, maxTerminationGracePeriodSeconds: 0, nodeLabels: {}, pollIntervalMs: 5 }),
-    deregistrar, volumes: undefined, events: { publish: (_n, e) => events.push(e), publishOn: (o, e) => ownerEvents.push({ object: o, event: e }) }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
+    deregistrar, volumes: undefined, events: { publish: (_n, e) => { events.push(e); }, publishOn: (o, e) => { ownerEvents.push({ object: o, event: e }); } }, metrics, log: silentLogger, drainSlots: new Semaphore(1), instanceWork: new InstanceWork(),
     registry: new ActionRegistry(), shutdown: shutdown.signal,
     sharedQueue: new SharedQueueWatch({ queueName: 'q', clusterName: undefined, maxReceiveCount: undefined, log: silentLogger }),
     ...options.deps,
