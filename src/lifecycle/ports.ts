@@ -247,23 +247,27 @@ export type ClaimResult =
 export type RecordState = 'absent' | { readonly holder: string; readonly claimable: boolean };
 
 /**
- * Durable per-action state with ownership (a coordination.k8s.io Lease per action, keyed like every other record
- * of an action by (group, hook, instance)). Ownership expires unless
- * renewed, so another replica can take over an action whose owner died.
+ * Durable per-action state with ownership: a record per action (a coordination.k8s.io Lease, keyed like every other
+ * record of an action by (group, hook, instance)) naming the replica that holds it, written when the action starts,
+ * changes phase and ends. Whether that replica is alive is its `liveness`, one renewal for all its actions (a Lease
+ * per replica): another replica takes an action over only once its holder's liveness has run out.
  */
 export interface ActionStore {
   readonly identity: string;
-  /** Creates the record, or takes it over when its holder stopped renewing; 'held-elsewhere' otherwise. */
+  /** Creates the record, or takes it over when its holder is no longer alive; 'held-elsewhere' otherwise. */
   claim(record: Omit<ActionRecord, 'holder'>, signal: AbortSignal): Promise<ClaimResult>;
   /** The record's current state: 'absent' once its owner finished (or dropped) the action. */
   inspect(action: LifecycleAction, signal: AbortSignal): Promise<RecordState>;
-  /** Renews ownership and records the phase; 'lost' when another replica owns it now. */
+  /**
+   * Writes the record with the version last read (recording the phase when given), which fails when another replica
+   * took the action over: 'lost' then. It also proves ownership when the replica's liveness cannot vouch for it.
+   */
   renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'>;
   /** Deletes the record (the action is finished). Idempotent. */
   release(action: LifecycleAction, signal: AbortSignal): Promise<void>;
   /** Gives ownership up at once (graceful shutdown) so another replica resumes without waiting for expiry. */
   handOver(action: LifecycleAction, signal: AbortSignal): Promise<void>;
-  /** Records whose holder stopped renewing (and records held by this identity from a previous life). */
+  /** Records whose holder is no longer alive (and records held by this identity from a previous life). */
   listOrphans(signal: AbortSignal): Promise<ActionRecord[]>;
   /** The longest an action's ownership lasts without renewal (--lease-duration). */
   readonly leaseDurationSeconds: number;
@@ -272,6 +276,35 @@ export interface ActionStore {
    * --lease-duration, so that a dead owner is replaced well before the hook could expire.
    */
   leaseDurationFor(heartbeatTimeoutSeconds: number): number;
+  /** This replica's liveness, renewed once for all the actions it holds. */
+  readonly liveness: ReplicaLiveness;
+  /**
+   * True when no other replica can have taken the action over, without asking: the liveness vouches for the action's
+   * lease duration and has not lapsed since this replica last wrote or read the record as its own.
+   */
+  vouchedFor(action: LifecycleAction): boolean;
+}
+
+/**
+ * A replica's proof of life, shared by every action it holds (one Lease per replica, renewed in the background). No
+ * other replica may take an action over while it was renewed within that action's lease duration.
+ */
+export interface ReplicaLiveness {
+  /**
+   * Keeps the liveness renewed at least every third of `leaseDurationSeconds` (an action's lease duration) until the
+   * returned function is called.
+   */
+  require(leaseDurationSeconds: number): () => void;
+  /**
+   * True when no other replica can have taken over an action of that lease duration: the last successful renewal is
+   * less than two thirds of it old (the last third is the margin for clocks and the request's own time).
+   */
+  vouchesFor(leaseDurationSeconds: number): boolean;
+  /**
+   * How many times a renewal succeeded after a gap longer than the lease duration required then (an apiserver outage):
+   * other replicas may have taken actions over meanwhile, so an action that sees this number grow checks its record.
+   */
+  readonly lapses: number;
 }
 
 /** Whether a group is this cluster's; when not, the clusters its tags name (none when it is untagged). */
