@@ -103,7 +103,11 @@ export class ReplicaLease implements ReplicaLiveness {
       // what is there and write once more with its version.
       if (!isConflict(e) && !isNotFound(e)) throw e;
       this.lease = await this.read(signal);
-      written = await this.write(atMs, signal);
+      try {
+        written = await this.write(atMs, signal);
+      } catch (again) {
+        throw toDomainError(again, `write lease ${this.name}`, this.clients.authorizerWarmup);
+      }
     }
     this.lease = written;
     if (this.lastRenewedAtMs !== undefined && atMs - this.lastRenewedAtMs > this.shortestSeconds() * 1000) {
@@ -130,7 +134,7 @@ export class ReplicaLease implements ReplicaLiveness {
         ? this.clients.coordination.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }, o)
         : this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body }, o)));
     } catch (e) {
-      throw toDomainError(e, operation, this.clients.authorizerWarmup);
+      throw isConflict(e) || isNotFound(e) ? e : toDomainError(e, operation, this.clients.authorizerWarmup);
     }
   }
 
