@@ -95,18 +95,20 @@ export class ReplicaLease implements ReplicaLiveness {
   private async renew(signal: AbortSignal): Promise<void> {
     const atMs = this.now();
     this.lastAttemptAtMs = atMs;
-    let written: k8s.V1Lease;
-    try {
-      written = await this.write(atMs, signal);
-    } catch (e) {
-      // Created before this process started (a restart under the same identity), changed or deleted meanwhile: read
-      // what is there and write once more with its version.
-      if (!isConflict(e) && !isNotFound(e)) throw e;
-      this.lease = await this.read(signal);
+    let written: k8s.V1Lease | undefined;
+    for (let attempt = 1; !written; attempt++) {
       try {
         written = await this.write(atMs, signal);
-      } catch (again) {
-        throw toDomainError(again, `write lease ${this.name}`, this.clients.authorizerWarmup);
+      } catch (e) {
+        // Created before this process started (a restart under the same identity), changed or deleted meanwhile:
+        // read what is there and write again with its version.
+        if (!isConflict(e) && !isNotFound(e)) throw e;
+        // Only this process writes its Lease once it has one: a conflict then is another process with this identity.
+        if (isConflict(e) && this.lastRenewedAtMs !== undefined) {
+          this.log.warn(`another process renews this replica's Lease ${this.name}: two replicas run as ${this.identity} (POD_NAME must differ), so neither one's death is noticed while the other lives`);
+        }
+        if (attempt === 3) throw toDomainError(e, `write lease ${this.name}`, this.clients.authorizerWarmup);
+        this.lease = await this.read(signal);
       }
     }
     this.lease = written;
