@@ -13,6 +13,8 @@ import { KubeCluster, toPodInfo } from '../kube/kubeCluster.js';
 import { WatchedDisruptionBudgets } from '../kube/disruptionBudgets.js';
 import { PodsOnNodes, watchPodsOfNode } from '../kube/podsOnNodes.js';
 import { LeaseActionStore } from '../kube/leaseActionStore.js';
+import { queueLabelOf } from '../kube/leaseRecords.js';
+import { ReplicaLease } from '../kube/replicaLease.js';
 import { NodeEventRecorder } from '../kube/nodeEventRecorder.js';
 import { WatchedNodeDirectory } from '../kube/nodeDirectory.js';
 import { WatchedVolumeAttachments } from '../kube/volumeAttachments.js';
@@ -136,8 +138,10 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const events = new NodeEventRecorder(kubeClients, log, identity);
   const cluster = new KubeCluster(kubeClients, { pods, budgets });
   const registry = new ActionRegistry();
-  const store = new LeaseActionStore(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, config.queueName);
-  log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s)`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
+  // One Lease per replica proves it alive for all its actions; each action's own Lease is written on phase changes only.
+  const replica = new ReplicaLease(kubeClients, leaseNamespace, identity, config.leaseDurationSeconds, queueLabelOf(config.queueName), log);
+  const store = new LeaseActionStore(kubeClients, leaseNamespace, replica, queueLabelOf(config.queueName));
+  log.info(`replica ${identity} ${config.dryRun ? 'records no actions (--dry-run)' : `records actions as Leases in namespace ${leaseNamespace} (lease duration ${config.leaseDurationSeconds}s), alive while it renews Lease ${replica.name}`}${config.clusterName ? `; acting only for cluster ${config.clusterName}` : ''}`);
   const sharedQueue = new SharedQueueWatch({ queueName: config.queueName, clusterName: config.clusterName, maxReceiveCount: w.queueSettings.maxReceiveCount, log });
   sharedQueue.checkAtStartup();
   const { loadBalancing, bindings } = wireLoadBalancing(config, { ...w, nodes, events });
@@ -206,18 +210,30 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     ],
   });
   log.info(`metrics server listening on port ${http.port}`, { port: http.port });
+  const renewing = new AbortController();
   try {
     await Promise.all([nodes.start(), attachments?.start(), budgets.start(), bindings?.start()]);
     log.info('node cache synced');
     // Built once the Nodes are known: the groups holding them get their attributes read ahead.
     void loadBalancing?.runIndex(environment.shutdown);
+    // The replica's Lease exists before any action names this replica as its holder.
+    if (!config.dryRun) {
+      await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, (s) => retriedAtStartup(`creating this replica's Lease ${replica.name}`, () => replica.acquire(s), log, s)
+        .catch((e: unknown) => startupFailure(e, `cannot create this replica's Lease ${replica.name} in namespace ${leaseNamespace}`, s)));
+    }
     receiving = true;
+    const renewal = config.dryRun ? Promise.resolve() : replica.keepRenewed(renewing.signal);
     await Promise.all([
       consumer.run(environment.shutdown),
       config.dryRun ? Promise.resolve() : resumeOrphanedActions({ store, registry, resume: workflow.resume, log, signal: environment.shutdown }),
     ]);
     log.info('stopped receiving; in-flight actions are at a safe point');
+    renewing.abort();
+    await renewal;
+    // After the hand-over: what could not be handed over is claimable at once.
+    if (!config.dryRun) await withTimeout([], 15_000, (s) => replica.release(s)).catch((e: unknown) => log.warn(`could not delete this replica's Lease (${describeError(e)}); it expires after ${config.leaseDurationSeconds}s`, { error: e }));
   } finally {
+    renewing.abort();
     if (notices) await withTimeout([], WEBHOOK_FLUSH_MS, (signal) => notices.flush(signal));
     await events.flush();
     await Promise.all([nodes.stop().catch(() => undefined), attachments?.stop().catch(() => undefined), budgets.stop().catch(() => undefined), pods.close(), bindings?.stop()]);

@@ -56,7 +56,7 @@ export interface DoctorSettings {
   /** The IAM principal serve runs as; undefined: the identity running doctor. */
   readonly principalArn: string | undefined;
   readonly localMode: string;
-  /** Where serve keeps its per-action Leases (the Lease permissions are checked there). */
+  /** Where serve keeps its Leases, per action and per replica (the Lease permissions are checked there). */
   readonly leaseNamespace: string;
   readonly drain: DrainSettings;
   readonly visibilityTimeoutSeconds: number;

@@ -1,65 +1,81 @@
-import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { type LifecycleAction, actionKey } from '../lifecycle/action.js';
 import { TransientError } from '../lifecycle/errors.js';
 import type { ActionPhase, ActionRecord, ActionStore, ClaimResult, NoticeEvent, NoticeLedger, RecordState } from '../lifecycle/ports.js';
 import type { KubeClients } from './apiClients.js';
 import { isConflict, isNotFound, toDomainError } from './errors.js';
+import {
+  KIND_LABEL, MANAGED_BY, NOTICES, PHASE, PREFIX, QUEUE_LABEL, actionAnnotation, fromLease, heldElsewhere, isReplicaLease, leaseName, noticesOf,
+  queueSelector, withMicroTimes,
+} from './leaseRecords.js';
+import { ReplicaDirectory, type ReplicaLease } from './replicaLease.js';
 
-const PREFIX = 'lifecycle-manager.io';
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'lifecycle-manager' };
 const MIN_LEASE_DURATION_SECONDS = 5;
-/** The webhook notices recorded for the action, comma separated (received,drained,…). */
-const NOTICES = `${PREFIX}/notices`;
-
-function noticesOf(lease: k8s.V1Lease): string[] {
-  return (lease.metadata?.annotations?.[NOTICES] ?? '').split(',').filter(Boolean);
-}
 
 /**
  * Durable per-action state: one coordination.k8s.io/v1 Lease per action — (group, hook, instance), the key every
  * record of an action uses, so two termination hooks on one instance are two Leases — in the service's namespace
  * (`kubectl get leases -l app.kubernetes.io/managed-by=lifecycle-manager`). `holderIdentity` is the replica that
  * owns the action; annotations carry the action (including its token), its phase, its first receipt and its
- * deadline, which a take-over keeps. Every write uses the resourceVersion last read, so two replicas can never both
- * believe they own an action. The webhook notices sent for the action are recorded there too (`…/notices`), before
- * each is sent, and kept across take-overs: that is what makes them at most once per action and event.
+ * deadline, which a take-over keeps. The record is written when the action is claimed, when its phase changes and
+ * when it ends, not renewed: its holder's replica Lease (replicaLease.ts), renewed once for all the holder's actions,
+ * says whether the holder is alive. A record whose own renewTime + leaseDurationSeconds has not passed counts as held
+ * too (an older release renewed every action's Lease), so a mixed-version rollout never lets two replicas own one
+ * action. Every write uses the resourceVersion last read, so two replicas can never both believe they own an action.
+ * The webhook notices sent for the action are recorded there too (`…/notices`), before each is sent, and kept across
+ * take-overs: that is what makes them at most once per action and event.
  */
 export class LeaseActionStore implements ActionStore, NoticeLedger {
   private readonly seen = new Map<string, k8s.V1Lease>();
   /** Lease names found by the orphan scan (an older release named Leases after the instance only). */
   private readonly names = new Map<string, string>();
-  /** Per action, the last of its writes in order (renewals, notice records, then the release or hand-over). */
+  /** Per action, the last of its writes in order (phase writes, notice records, then the release or hand-over). */
   private readonly writing = new Map<string, Promise<unknown>>();
-  private readonly queueLabel: string;
+  private readonly replicas: ReplicaDirectory;
+  /** Per action this replica holds, the liveness's lapse count when the record was last seen as this replica's. */
+  private readonly ownAtLapse = new Map<string, number>();
 
   constructor(
     private readonly clients: KubeClients,
     private readonly namespace: string,
-    readonly identity: string,
-    readonly leaseDurationSeconds: number,
-    queueName: string,
+    readonly liveness: ReplicaLease,
+    private readonly queueLabel: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.queueLabel = queueName.length <= 63 ? queueName : createHash('sha256').update(queueName).digest('hex').slice(0, 40);
+    // A holder's replica Lease is read once per third of the shortest lease duration at most.
+    this.replicas = new ReplicaDirectory(clients, namespace, (MIN_LEASE_DURATION_SECONDS * 1000) / 3, now);
   }
 
+  get identity(): string {
+    return this.liveness.identity;
+  }
+
+  get leaseDurationSeconds(): number {
+    return this.liveness.durationSeconds;
+  }
+
+  /** Creates the record first (a new action's usual case: one call); only a record that exists already is read. */
   async claim(record: Omit<ActionRecord, 'holder'>, signal: AbortSignal): Promise<ClaimResult> {
+    const key = actionKey(record.action);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.read(record.action, signal);
-      if (!current) {
+      // A record the orphan scan found exists (maybe under an older name): no create is tried for it.
+      if (!this.names.has(key)) {
         try {
           const created = await this.clients.call(signal, `create lease for ${record.action.instanceId}`, (o) => this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: withMicroTimes(this.toLease(record, undefined)) }, o));
           this.remember(record.action, created);
           return { status: 'claimed', record: fromLease(created) ?? { ...record, holder: this.identity }, resumedFrom: undefined, previousHolder: undefined };
         } catch (e) {
-          if (isConflict(e)) continue; // created by another replica a moment ago: look again
-          throw toDomainError(e, `create lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
+          if (!isConflict(e)) throw toDomainError(e, `create lease for ${record.action.instanceId}`, this.clients.authorizerWarmup);
         }
       }
+      const current = await this.read(record.action, signal);
+      if (!current) {
+        this.names.delete(key);
+        continue; // deleted a moment ago (its owner finished): create it
+      }
       const holder = current.spec?.holderIdentity ?? '';
-      if (holder && holder !== this.identity && !this.isExpired(current)) return { status: 'held-elsewhere', holder };
-      const resumedFrom = current.metadata?.annotations?.[`${PREFIX}/phase`] as ActionPhase | undefined;
+      if (await this.heldElsewhere(current, signal)) return { status: 'held-elsewhere', holder };
+      const resumedFrom = current.metadata?.annotations?.[PHASE] as ActionPhase | undefined;
       try {
         const taken = await this.replace(this.toLease({ ...record, phase: resumedFrom ?? record.phase }, current), signal);
         this.remember(record.action, taken);
@@ -75,14 +91,14 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
   async inspect(action: LifecycleAction, signal: AbortSignal): Promise<RecordState> {
     const lease = await this.read(action, signal);
     if (!lease) return 'absent';
-    const holder = lease.spec?.holderIdentity ?? '';
-    return { holder, claimable: !holder || holder === this.identity || this.isExpired(lease) };
+    return { holder: lease.spec?.holderIdentity ?? '', claimable: !(await this.heldElsewhere(lease, signal)) };
   }
 
   /**
-   * Renews one action's Lease. Renewals of the same action are serialised (the periodic renewal and the one
-   * before completing must not race each other into conflicts); a conflict is re-read and retried, and only a
-   * Lease that another replica now holds, or that is gone, counts as lost.
+   * Writes one action's Lease (renewTime, and the phase when given) with the version last read: a phase change, or
+   * the proof of ownership before completing when the replica Lease cannot vouch for it. Writes of the same action
+   * are serialised; a conflict is re-read and retried, and only a Lease that another replica now holds, or that is
+   * gone, counts as lost.
    */
   renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'> {
     return this.inOrder(action, () => this.renewNow(action, phase, signal));
@@ -116,8 +132,8 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
   }
 
   /**
-   * Runs one write of an action's Lease after the ones before it: the periodic renewal and the one before
-   * completing must not race each other into conflicts, and a notice's record must land before the release.
+   * Runs one write of an action's Lease after the ones before it: a phase write and the one before completing must
+   * not race each other into conflicts, and a notice's record must land before the release.
    */
   private inOrder<T>(action: LifecycleAction, write: () => Promise<T>): Promise<T> {
     const key = actionKey(action);
@@ -134,7 +150,7 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
       if (!lease || lease.spec?.holderIdentity !== this.identity) return 'lost';
       const next = structuredClone(lease);
       next.spec = { ...next.spec, renewTime: new Date(this.now()) };
-      if (phase) next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [`${PREFIX}/phase`]: phase } };
+      if (phase) next.metadata = { ...next.metadata, annotations: { ...next.metadata?.annotations, [PHASE]: phase } };
       try {
         this.remember(action, await this.replace(next, signal));
         return 'renewed';
@@ -155,6 +171,7 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
     const key = actionKey(action);
     const name = this.nameOf(action);
     this.seen.delete(key);
+    this.ownAtLapse.delete(key);
     try {
       await this.clients.call(signal, `delete lease for ${action.instanceId}`, (o) => this.clients.coordination.deleteNamespacedLease({ name, namespace: this.namespace }, o));
     } catch (e) {
@@ -170,6 +187,7 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
   private async handOverNow(action: LifecycleAction, signal: AbortSignal): Promise<void> {
     const lease = this.seen.get(actionKey(action));
     this.seen.delete(actionKey(action));
+    this.ownAtLapse.delete(actionKey(action));
     if (!lease || lease.spec?.holderIdentity !== this.identity) return;
     const next = structuredClone(lease);
     next.spec = { ...next.spec, holderIdentity: '', renewTime: new Date(0) };
@@ -180,15 +198,20 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
     }
   }
 
+  /** One LIST of the queue's Leases, both kinds: the replica Leases in it say which holders are alive. */
   async listOrphans(signal: AbortSignal): Promise<ActionRecord[]> {
     let list: k8s.V1LeaseList;
     try {
-      list = await this.clients.call(signal, 'list leases', (o) => this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: `app.kubernetes.io/managed-by=lifecycle-manager,${PREFIX}/queue=${this.queueLabel}` }, o));
+      list = await this.clients.call(signal, 'list leases', (o) => this.clients.coordination.listNamespacedLease({ namespace: this.namespace, labelSelector: queueSelector(this.queueLabel) }, o));
     } catch (e) {
       throw toDomainError(e, 'list leases', this.clients.authorizerWarmup);
     }
+    const replicas = list.items.filter(isReplicaLease);
+    this.replicas.learn(replicas);
+    const replicaOf = new Map(replicas.map((l) => [l.spec?.holderIdentity ?? '', l]));
+    const nowMs = this.now();
     return list.items
-      .filter((l) => this.isExpired(l) || l.spec?.holderIdentity === this.identity || !l.spec?.holderIdentity)
+      .filter((l) => !isReplicaLease(l) && !heldElsewhere(l, this.identity, replicaOf.get(l.spec?.holderIdentity ?? ''), nowMs, this.leaseDurationSeconds))
       .flatMap((l) => {
         const record = fromLease(l);
         if (record && l.metadata?.name) this.names.set(actionKey(record.action), l.metadata.name);
@@ -200,9 +223,12 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
     return Math.max(MIN_LEASE_DURATION_SECONDS, Math.min(this.leaseDurationSeconds, Math.floor(heartbeatTimeoutSeconds / 3)));
   }
 
-  private isExpired(lease: k8s.V1Lease): boolean {
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-    return renewed + (lease.spec?.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000 < this.now();
+  /** Whether a live replica other than this one holds the record (its holder's replica Lease is read, cached). */
+  private async heldElsewhere(record: k8s.V1Lease, signal: AbortSignal): Promise<boolean> {
+    const holder = record.spec?.holderIdentity ?? '';
+    if (!holder || holder === this.identity) return false;
+    if (heldElsewhere(record, this.identity, undefined, this.now(), this.leaseDurationSeconds)) return true;
+    return heldElsewhere(record, this.identity, await this.replicas.leaseOf(holder, signal), this.now(), this.leaseDurationSeconds);
   }
 
   private nameOf(action: LifecycleAction): string {
@@ -224,8 +250,18 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
     return this.clients.call(signal, `update lease ${lease.metadata!.name!}`, (o) => this.clients.coordination.replaceNamespacedLease({ name: lease.metadata!.name!, namespace: this.namespace, body: withMicroTimes(lease) }, o));
   }
 
+  /** The Lease as last read or written; when it is this replica's, the liveness's lapses at that moment. */
   private remember(action: LifecycleAction, lease: k8s.V1Lease): void {
     this.seen.set(actionKey(action), lease);
+    if (lease.spec?.holderIdentity === this.identity) this.ownAtLapse.set(actionKey(action), this.liveness.lapses);
+    else this.ownAtLapse.delete(actionKey(action));
+  }
+
+  vouchedFor(action: LifecycleAction): boolean {
+    const key = actionKey(action);
+    const lease = this.seen.get(key);
+    return lease !== undefined && this.ownAtLapse.get(key) === this.liveness.lapses
+      && this.liveness.vouchesFor(lease.spec?.leaseDurationSeconds ?? this.leaseDurationSeconds);
   }
 
   private toLease(record: Omit<ActionRecord, 'holder'>, current: k8s.V1Lease | undefined): k8s.V1Lease {
@@ -242,10 +278,10 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
       metadata: {
         name: current?.metadata?.name ?? leaseName(a), namespace: this.namespace,
         ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
-        labels: { ...MANAGED_BY, [`${PREFIX}/queue`]: this.queueLabel },
+        labels: { ...MANAGED_BY, [QUEUE_LABEL]: this.queueLabel, [KIND_LABEL]: 'action' },
         annotations: {
-          [`${PREFIX}/action`]: JSON.stringify({ asg: a.autoScalingGroupName, hook: a.lifecycleHookName, instanceId: a.instanceId, token: a.lifecycleActionToken, requestId: a.requestId, messageTime: a.messageTime?.toISOString(), format: a.format, ...(a.launch ? { launch: true } : {}) }),
-          [`${PREFIX}/phase`]: record.phase,
+          [`${PREFIX}/action`]: actionAnnotation(a),
+          [PHASE]: record.phase,
           [`${PREFIX}/received-at`]: new Date(receivedAtMs).toISOString(),
           [`${PREFIX}/deadline`]: new Date(deadlineMs).toISOString(),
           [`${PREFIX}/heartbeat-timeout-seconds`]: String(record.heartbeatTimeoutSeconds),
@@ -264,51 +300,3 @@ export class LeaseActionStore implements ActionStore, NoticeLedger {
   }
 }
 
-/**
- * Lease times are MicroTime: the apiserver wants exactly six fractional digits ("…05.123000Z"), while the client
- * would serialize a Date with three and get a 400. Strings pass through the client untouched.
- */
-function withMicroTimes(lease: k8s.V1Lease): k8s.V1Lease {
-  const micro = (t: Date | string | undefined): Date | undefined => {
-    if (t === undefined) return undefined;
-    const iso = (t instanceof Date ? t : new Date(t)).toISOString();
-    return iso.replace(/\.(\d{3})Z$/u, '.$1000Z') as unknown as Date;
-  };
-  return { ...lease, spec: { ...lease.spec, acquireTime: micro(lease.spec?.acquireTime), renewTime: micro(lease.spec?.renewTime) } };
-}
-
-/**
- * `lifecycle-<instance-id>-<8 hex digits of sha256(group/hook)>`: one Lease per action, readable by instance id
- * (`kubectl get lease | grep i-0123…`), distinct for two hooks on one instance.
- */
-export function leaseName(action: Pick<LifecycleAction, 'autoScalingGroupName' | 'lifecycleHookName' | 'instanceId'>): string {
-  const digest = createHash('sha256').update(`${action.autoScalingGroupName}/${action.lifecycleHookName}`).digest('hex').slice(0, 8);
-  return `lifecycle-${action.instanceId}-${digest}`;
-}
-
-function fromLease(lease: k8s.V1Lease): ActionRecord | undefined {
-  const ann = lease.metadata?.annotations ?? {};
-  try {
-    const a = JSON.parse(ann[`${PREFIX}/action`] ?? '') as Record<string, string | boolean | undefined>;
-    const text = (key: string): string | undefined => (typeof a[key] === 'string' ? a[key] : undefined);
-    const [asg, hook, instanceId, token] = [text('asg'), text('hook'), text('instanceId'), text('token')];
-    if (!asg || !hook || !instanceId || !token) return undefined;
-    const messageTime = text('messageTime');
-    return {
-      action: {
-        autoScalingGroupName: asg, lifecycleHookName: hook, instanceId, lifecycleActionToken: token,
-        requestId: text('requestId') ?? token, messageTime: messageTime ? new Date(messageTime) : undefined,
-        format: (text('format') as ActionRecord['action']['format'] | undefined) ?? 'autoscaling',
-        // A Lease written before launch hooks existed has no such field: a termination.
-        ...(a['launch'] === true ? { launch: true } : {}),
-      },
-      phase: (ann[`${PREFIX}/phase`] as ActionPhase | undefined) ?? 'verified',
-      receivedAtMs: Date.parse(ann[`${PREFIX}/received-at`] ?? '') || Date.now(),
-      deadlineMs: Date.parse(ann[`${PREFIX}/deadline`] ?? '') || Date.now() + 3600_000,
-      heartbeatTimeoutSeconds: Number(ann[`${PREFIX}/heartbeat-timeout-seconds`] ?? 300),
-      holder: lease.spec?.holderIdentity ?? '',
-    };
-  } catch {
-    return undefined;
-  }
-}

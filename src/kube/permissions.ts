@@ -43,13 +43,13 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: 'elbv2.k8s.aws', resource: 'targetgroupbindings', verb: 'watch', why: 'the target groups bound to the cluster (TargetGroupBindings)', optional: BINDINGS_OPTIONAL },
 ];
 
-/** In the namespace of the per-action Leases (serve's --lease-namespace): the chart's Role. */
+/** In the namespace of the Leases, per action and per replica (serve's --lease-namespace): the chart's Role. */
 export const LEASE_PERMISSIONS: readonly KubePermission[] = [
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'get', grantedBy: 'Role', why: 'read an action\'s Lease before renewing or taking it over' },
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'list', grantedBy: 'Role', why: 'resume actions after a restart' },
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'create', grantedBy: 'Role', why: 'claim an action' },
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'update', grantedBy: 'Role', why: 'record progress, renew, take over' },
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'delete', grantedBy: 'Role', why: 'finish an action' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'get', grantedBy: 'Role', why: 'read an action\'s Lease that exists already, and its holder\'s replica Lease, before taking it over' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'list', grantedBy: 'Role', why: 'resume actions after a restart or whose replica stopped renewing its Lease' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'create', grantedBy: 'Role', why: 'claim an action; this replica\'s Lease at startup' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'update', grantedBy: 'Role', why: 'record progress, take over; renew this replica\'s Lease' },
+  { apiGroup: 'coordination.k8s.io', resource: 'leases', verb: 'delete', grantedBy: 'Role', why: 'finish an action; this replica\'s Lease at shutdown' },
 ];
 
 /** Everything serve needs, the Lease permissions placed in `leaseNamespace`; with --dry-run only reads and Events. */

@@ -6,11 +6,16 @@ import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 
 /**
- * Makes sure no other replica took the action over before completing it (a launch's or a termination's). A failure
- * to ask is no reason to stop: at worst two replicas complete it and AWS rejects the second.
+ * Makes sure no other replica took the action over before completing it (a launch's or a termination's). While this
+ * replica's liveness was renewed recently enough, and has not lapsed since the record was last seen as this replica's,
+ * no other replica can have: nothing to ask. Otherwise (renewals failing, or an outage just ended) the action's record
+ * is written with the version last read, which fails if another replica took it.
+ * A failure to ask is no reason to stop: at worst two replicas complete it and AWS rejects the second.
  */
 export async function confirmOwnership(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<void> {
-  const ownership = await deps.store?.renew(ctx.action, 'completing', signal).catch((e: unknown) => {
+  const store = deps.store;
+  if (!store || store.vouchedFor(ctx.action)) return;
+  const ownership = await store.renew(ctx.action, 'completing', signal).catch((e: unknown) => {
     if (signal.aborted) throw e;
     ctx.log.warn(`could not confirm ownership before completing (${describeError(e)}); completing anyway`, { error: e });
     return 'renewed' as const;

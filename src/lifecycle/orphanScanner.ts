@@ -5,9 +5,10 @@ import type { ActionRecord, ActionStore } from './ports.js';
 import { sleep } from './sleep.js';
 
 /**
- * Finds actions whose owner stopped renewing them (a crashed or stopped replica, or this replica before a
- * restart) and resumes them here: at start-up, then every 5 s at most. Fail-over therefore takes at most about an
- * action's lease duration plus 5 s: min(--lease-duration, HeartbeatTimeout/3) + 5 s, inside the hook's
+ * Finds actions whose owner is no longer alive — its replica Lease (or, for a record of an older release, the
+ * action's own Lease) was not renewed within the action's lease duration: a crashed or stopped replica, or this
+ * replica before a restart — and resumes them here: at start-up, then every 5 s at most. Fail-over therefore takes at
+ * most about an action's lease duration plus 5 s: min(--lease-duration, HeartbeatTimeout/3) + 5 s, inside the hook's
  * HeartbeatTimeout. Resumed actions are
  * awaited before it returns, so shutdown leaves them at a safe point.
  */

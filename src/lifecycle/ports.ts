@@ -236,56 +236,8 @@ export interface DeregistrationReport {
   readonly found?: readonly string[];
 }
 
-/** Where an action stands; recorded before each step starts so a resumed action knows how far it got. */
-export type ActionPhase = 'verified' | 'awaiting-node' | 'cordoning' | 'planning' | 'deregistering' | 'draining' | 'awaiting-volumes' | 'deleting-node' | 'completing'
-  /** A launch (--launch-hooks): waiting for the Node to be Ready, then for its DaemonSet pods. */
-  | 'awaiting-node-ready' | 'awaiting-daemonsets';
-
-/** The durable record of an action in flight, owned by one replica at a time. */
-export interface ActionRecord {
-  readonly action: LifecycleAction;
-  readonly phase: ActionPhase;
-  readonly receivedAtMs: number;
-  readonly deadlineMs: number;
-  readonly heartbeatTimeoutSeconds: number;
-  readonly holder: string;
-}
-
-export type ClaimResult =
-  /** `record` is what the Lease says now: an existing Lease keeps its first receipt and deadline across hand-overs. */
-  | { readonly status: 'claimed'; readonly record: ActionRecord; readonly resumedFrom: ActionPhase | undefined; readonly previousHolder: string | undefined }
-  | { readonly status: 'held-elsewhere'; readonly holder: string };
-
-/** Whether an action's record exists and who may act on it (without changing it). */
-export type RecordState = 'absent' | { readonly holder: string; readonly claimable: boolean };
-
-/**
- * Durable per-action state with ownership (a coordination.k8s.io Lease per action, keyed like every other record
- * of an action by (group, hook, instance)). Ownership expires unless
- * renewed, so another replica can take over an action whose owner died.
- */
-export interface ActionStore {
-  readonly identity: string;
-  /** Creates the record, or takes it over when its holder stopped renewing; 'held-elsewhere' otherwise. */
-  claim(record: Omit<ActionRecord, 'holder'>, signal: AbortSignal): Promise<ClaimResult>;
-  /** The record's current state: 'absent' once its owner finished (or dropped) the action. */
-  inspect(action: LifecycleAction, signal: AbortSignal): Promise<RecordState>;
-  /** Renews ownership and records the phase; 'lost' when another replica owns it now. */
-  renew(action: LifecycleAction, phase: ActionPhase | undefined, signal: AbortSignal): Promise<'renewed' | 'lost'>;
-  /** Deletes the record (the action is finished). Idempotent. */
-  release(action: LifecycleAction, signal: AbortSignal): Promise<void>;
-  /** Gives ownership up at once (graceful shutdown) so another replica resumes without waiting for expiry. */
-  handOver(action: LifecycleAction, signal: AbortSignal): Promise<void>;
-  /** Records whose holder stopped renewing (and records held by this identity from a previous life). */
-  listOrphans(signal: AbortSignal): Promise<ActionRecord[]>;
-  /** The longest an action's ownership lasts without renewal (--lease-duration). */
-  readonly leaseDurationSeconds: number;
-  /**
-   * How long one action's ownership lasts without renewal: a third of its hook's HeartbeatTimeout, at most
-   * --lease-duration, so that a dead owner is replaced well before the hook could expire.
-   */
-  leaseDurationFor(heartbeatTimeoutSeconds: number): number;
-}
+/** Action records and ownership across replicas: their own module, re-exported here. */
+export type { ActionPhase, ActionRecord, ActionStore, ClaimResult, RecordState, ReplicaLiveness } from './ownershipPorts.js';
 
 /** Whether a group is this cluster's; when not, the clusters its tags name (none when it is untagged). */
 export interface GroupScope {

@@ -121,7 +121,7 @@ export class LifecycleWorkflow {
     }
   }
 
-  /** Heartbeats (every half HeartbeatTimeout) and Lease renewals for a claimed action, until it ends. */
+  /** Heartbeats (every half HeartbeatTimeout) and ownership (phase writes, the replica's liveness) for a claimed action, until it ends. */
   private keepAlive(ctx: ActionContext): void {
     const { autoScaling, metrics, store } = this.deps;
     const { action, log, hook } = ctx;
@@ -132,7 +132,7 @@ export class LifecycleWorkflow {
     }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`, { error: e })));
     if (store) {
       ctx.keepAlive((signal) => keepOwnership({
-        action, store, heartbeatTimeoutSeconds: hook.heartbeatTimeoutSeconds, currentPhase: () => ctx.phase ?? 'verified', log, signal,
+        action, store, heartbeatTimeoutSeconds: hook.heartbeatTimeoutSeconds, recordedPhase: ctx.resumedFrom ?? 'verified', currentPhase: () => ctx.phase ?? 'verified', log, signal,
         onLost: () => ctx.stopNow(new OwnershipLostError(action.instanceId)),
       }));
     }

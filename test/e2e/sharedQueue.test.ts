@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { CreateOrUpdateTagsCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyGroups } from '../harness/autoScalingGroups.js';
 import { runCli } from '../harness/cli.js';
-import { eventually } from '../harness/infra.js';
+import { SERVICE_NAMESPACE, adminKubeConfig, eventually } from '../harness/infra.js';
 import type { LifecycleManagerProcess } from '../harness/lifecycleManager.js';
 import { REGION } from '../harness/moto.js';
 import type { World } from '../harness/world.js';
@@ -85,10 +86,17 @@ describe('shared queues do not feed the dead-letter queue', () => {
     expect(follower.countLogs(new RegExp(`${instanceId}> (received termination event|resuming event)`, 'u'))).toBe(0);
     expect(await duplicates(follower)).toEqual({ ownedByOther: 1, all: 1 });
     expect(await world.nodeExists(world.instances[0]!.nodeName)).toBe(false);
+    // The next test's replicas reuse these identities: a live replica-a would keep proving the next one alive.
+    await Promise.all([owner.stop(), follower.stop()]);
   });
 
   it('when the owner is killed -9, the replica holding the other copy takes the action over and completes it exactly once', async () => {
     const { world, instanceId, owner, follower } = await ownerAndFollower();
+    // A phase is recorded once it has lasted a third of the lease duration: killed before that, the action would be
+    // resumed from the phase before (as correct, every step being idempotent, but not what this test looks at).
+    const coordination = adminKubeConfig(f.info).makeApiClient(k8s.CoordinationV1Api);
+    await eventually('the draining phase recorded', async () => (await coordination.listNamespacedLease({ namespace: SERVICE_NAMESPACE }))
+      .items.some((l) => l.metadata?.name?.startsWith(`lifecycle-${instanceId}-`) && l.metadata.annotations?.['lifecycle-manager.io/phase'] === 'draining'), 15_000, 200);
     await owner.kill();
     await follower.waitForLog(new RegExp(`${instanceId}> resuming event .* from phase draining \\(previously held by replica-a\\)`, 'u'), 30_000);
     f.kubelet.release(world.namespace, 'app');

@@ -8,7 +8,7 @@ import { type AutoScalingInstance, type LifecycleAction, type LifecycleActionRes
 import { ActionRegistry } from '../../../src/lifecycle/actionRegistry.js';
 import type {
   ActionPhase, ActionRecord, ActionStore, ObjectRef, AutoScalingPort, BudgetInfo, ClaimResult, ClusterPort, DeregistrationReport, EvictionResult,
-  LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, PodInfo, QueueMessage, RecordState,
+  LoadBalancerDeregistrar, NodeDirectory, NodeEvent, NodeInfo, PodInfo, QueueMessage, RecordState, ReplicaLiveness,
 } from '../../../src/lifecycle/ports.js';
 import { InstanceWork } from '../../../src/lifecycle/instanceWork.js';
 import { Semaphore } from '../../../src/lifecycle/semaphore.js';
@@ -103,10 +103,26 @@ export class FakeDeregistrar implements LoadBalancerDeregistrar {
   }
 }
 
+/** A replica liveness in memory: `fresh` says whether it vouches; `lapses` is set by the test. */
+export class FakeLiveness implements ReplicaLiveness {
+  fresh = true;
+  lapses = 0;
+  /** The lease durations required now, one entry per action. */
+  readonly required: number[] = [];
+  require(seconds: number): () => void {
+    this.required.push(seconds);
+    return () => { this.required.splice(this.required.indexOf(seconds), 1); };
+  }
+  vouchesFor(): boolean { return this.fresh; }
+}
+
 /** An ActionStore in memory: one record per action key, held by `identity` or by `otherHolder`. */
 export class FakeStore implements ActionStore {
   readonly identity = 'me';
   readonly leaseDurationSeconds = 15;
+  readonly liveness = new FakeLiveness();
+  /** Every record write: the phase it recorded, or '-' for a write without one. */
+  readonly writes: string[] = [];
   records = new Map<string, ActionRecord>();
   otherHolder: string | undefined;
   releases = 0;
@@ -124,7 +140,11 @@ export class FakeStore implements ActionStore {
     const current = this.records.get(actionKey(action));
     return current ? { holder: current.holder, claimable: current.holder !== this.otherHolder } : 'absent';
   }
+  vouchedFor(action: LifecycleAction): boolean {
+    return this.liveness.fresh && this.records.get(actionKey(action))?.holder === this.identity;
+  }
   async renew(action: LifecycleAction, phase: ActionPhase | undefined): Promise<'renewed' | 'lost'> {
+    this.writes.push(phase ?? '-');
     const current = this.records.get(actionKey(action));
     if (!current || current.holder !== this.identity) return 'lost';
     if (phase) this.records.set(actionKey(action), { ...current, phase });
