@@ -43,6 +43,8 @@ export async function verify(deps: StepDeps, ctx: ActionContext, signal: AbortSi
   if (verdict.lifecycleState && verdict.lifecycleState !== (action.launch ? LAUNCHING_WAIT_STATE : TERMINATING_WAIT_STATE)) log.info(`instance ${action.instanceId} is in ${verdict.lifecycleState}`);
   // From the cache only (no API call): a verified action's later failures can be told on its Node.
   ctx.node = deps.nodes.findByInstanceId(action.instanceId);
+  // A real action of ours: the hook hears from us from now on, however long the claim takes. --dry-run never does.
+  if (!deps.config.dryRun) deps.startHeartbeats(ctx);
   return DONE;
 }
 

@@ -65,6 +65,11 @@ export interface StepDeps {
   /** Drains and Node deletions shared by the actions of one instance (several termination hooks). */
   readonly instanceWork: InstanceWork;
   readonly sharedQueue: SharedQueueWatch;
-  /** Starts the heartbeats and the Lease renewals of a claimed action; they end when the action does. */
+  /**
+   * Starts the heartbeats of a verified action (once per action): right after verification, not after the claim, so
+   * a slow apiserver (the Lease's creation) cannot keep a hook from hearing from us. They end when the action does.
+   */
+  readonly startHeartbeats: (ctx: ActionContext) => void;
+  /** Starts the ownership of a claimed action (phase writes, the replica's liveness) and its heartbeats if not yet. */
   readonly keepAlive: (ctx: ActionContext) => void;
 }

@@ -15,6 +15,29 @@ describe('LifecycleWorkflow', () => {
     expect(t.events.map((e) => e.reason)).toEqual(['LifecycleHookReceived', 'NodeDrainSucceeded', 'NodeDeleteSucceeded', 'LifecycleHookProcessed']);
   });
 
+  it('heartbeats a verified action before its Lease is claimed: a slow apiserver does not keep the hook from hearing from us', async () => {
+    const t = setup({ withStore: true });
+    let claimed: () => void = () => {};
+    const claim = t.store.claim.bind(t.store);
+    t.store.claim = async (record) => { await new Promise<void>((r) => { claimed = r; }); return claim(record); };
+    const [m, lease] = t.message();
+    const handled = t.workflow.handleMessage(m, lease);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.autoScaling.heartbeats).toBe(1); // the claim has not answered yet
+    claimed();
+    await handled;
+    expect(t.autoScaling.completions).toEqual(['CONTINUE']);
+  });
+
+  it('sends no heartbeat for an action it does not verify, nor with --dry-run', async () => {
+    const forged = setup({ withStore: true });
+    forged.autoScaling.state = 'InService';
+    await forged.workflow.handleMessage(...forged.message());
+    const dryRun = setup({ config: { dryRun: true } });
+    await dryRun.workflow.handleMessage(...dryRun.message());
+    expect([forged.autoScaling.heartbeats, dryRun.autoScaling.heartbeats]).toEqual([0, 0]);
+  });
+
   it('never touches a node AWS is not terminating: the forged message is dropped and deleted', async () => {
     const t = setup();
     t.autoScaling.state = 'InService';

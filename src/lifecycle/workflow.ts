@@ -15,7 +15,7 @@ import { withTimeout } from './sleep.js';
 import { dryRunSteps } from './dryRunSteps.js';
 import { terminationSteps } from './terminationSteps.js';
 
-export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive'> {
+export interface WorkflowDeps extends Omit<StepDeps, 'keepAlive' | 'startHeartbeats'> {
   readonly events: EventRecorder;
   readonly log: Logger;
   /** With a redrive policy, malformed messages are left for the dead-letter queue instead of deleted. */
@@ -42,10 +42,12 @@ export class LifecycleWorkflow {
   readonly launchSteps: readonly Step<ActionContext>[] | undefined;
   /** The phases in the order each table's steps record them: where a resumed action starts. */
   private readonly phaseOrder: readonly ActionPhase[];
+  /** Actions whose heartbeats run (started at verification, or at the claim). */
+  private readonly heartbeating = new WeakSet<ActionContext>();
   private readonly launchPhaseOrder: readonly ActionPhase[];
 
   constructor(private readonly deps: WorkflowDeps) {
-    const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx) };
+    const stepDeps = { ...deps, keepAlive: (ctx: ActionContext) => this.keepAlive(ctx), startHeartbeats: (ctx: ActionContext) => this.startHeartbeats(ctx) };
     this.steps = deps.config.dryRun ? dryRunSteps(stepDeps) : terminationSteps(stepDeps);
     this.launchSteps = deps.config.launch ? (deps.config.dryRun ? launchDryRunSteps(stepDeps, deps.config.launch) : launchSteps(stepDeps, deps.config.launch)) : undefined;
     this.phaseOrder = this.steps.flatMap((s) => (s.phase ? [s.phase] : []));
@@ -121,15 +123,27 @@ export class LifecycleWorkflow {
     }
   }
 
-  /** Heartbeats (every half HeartbeatTimeout) and ownership (phase writes, the replica's liveness) for a claimed action, until it ends. */
-  private keepAlive(ctx: ActionContext): void {
-    const { autoScaling, metrics, store } = this.deps;
+  /**
+   * Heartbeats (every half HeartbeatTimeout) from verification until the action ends. A replica that finds the
+   * action held elsewhere keeps sending them while it follows: harmless twice, and the hook outlives a dead owner.
+   */
+  private startHeartbeats(ctx: ActionContext): void {
+    const { autoScaling, metrics } = this.deps;
     const { action, log, hook } = ctx;
-    if (!hook) return;
+    if (!hook || this.heartbeating.has(ctx)) return;
+    this.heartbeating.add(ctx);
     ctx.keepAlive((signal) => keepActionAlive({
       action, intervalMs: (hook.heartbeatTimeoutSeconds * 1000) / 2, autoScaling, log, signal,
       onGone: () => ctx.stopNow(new ActionGoneError(action.instanceId)), onBeat: (result) => metrics.heartbeats.inc({ result }),
     }).catch((e: unknown) => log.error(`heartbeat loop failed: ${String(e)}`, { error: e })));
+  }
+
+  /** Ownership (phase writes, the replica's liveness) for a claimed action, until it ends; heartbeats if not yet. */
+  private keepAlive(ctx: ActionContext): void {
+    const { store } = this.deps;
+    const { action, log, hook } = ctx;
+    if (!hook) return;
+    this.startHeartbeats(ctx);
     if (store) {
       ctx.keepAlive((signal) => keepOwnership({
         action, store, heartbeatTimeoutSeconds: hook.heartbeatTimeoutSeconds, recordedPhase: ctx.resumedFrom ?? 'verified', currentPhase: () => ctx.phase ?? 'verified', log, signal,
