@@ -218,8 +218,10 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
     void loadBalancing?.runIndex(environment.shutdown);
     // The replica's Lease exists before any action names this replica as its holder.
     if (!config.dryRun) {
-      await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, (s) => retriedAtStartup(`creating this replica's Lease ${replica.name}`, () => replica.acquire(s), log, s)
-        .catch((e: unknown) => startupFailure(e, `cannot create this replica's Lease ${replica.name} in namespace ${leaseNamespace}`, s)));
+      const acquired = await withTimeout([environment.shutdown], STARTUP_TIMEOUT_MS, (s) => retriedAtStartup(`creating this replica's Lease ${replica.name}`, () => replica.acquire(s), log, s)
+        .then(() => true, (e: unknown) => (environment.shutdown.aborted ? false : startupFailure(e, `cannot create this replica's Lease ${replica.name} in namespace ${leaseNamespace}`, s))));
+      // Stopped while starting: nothing was received, so nothing is handed back; a clean exit, not a startup failure.
+      if (!acquired) return;
     }
     receiving = true;
     const renewal = config.dryRun ? Promise.resolve() : replica.keepRenewed(renewing.signal);

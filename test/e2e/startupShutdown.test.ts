@@ -4,6 +4,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminKubeConfig, eventually } from '../harness/infra.js';
+import { startKubeFaultProxy } from '../harness/kubeFaultProxy.js';
 import { startProcess } from '../harness/processes.js';
 import { bindClusterRole, bindRole, shippedClusterRoleRules, shippedRoleRules } from '../harness/rbac.js';
 import { e2eFixture } from './fixture.js';
@@ -63,6 +64,27 @@ describe('start only when able to work', () => {
       'lifecycle-manager: missing Kubernetes permission for kubeconfig context \'admin\' (as startup-no-eviction): create pods/eviction in all namespaces (evictions (PodDisruptionBudgets respected)); grant {apiGroups: [""], resources: ["pods/eviction"], verbs: ["create"]} in the ClusterRole bound to it',
     ]);
     expect(message).not.toMatch(/\n\s+at /u); // no stack trace
+  });
+});
+
+describe('stopped while starting', () => {
+  it('exits 0, not as a failed startup, when SIGTERM comes before its replica Lease exists', async () => {
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 60 });
+    // The replica Lease's creation is held 10 s on its way to the apiserver: SIGTERM lands while it is pending.
+    const kube = await startKubeFaultProxy({
+      kubeconfigPath: f.info.serviceKubeconfigPath, outputKubeconfigPath: join(f.info.workDir, `starting-${world.id}.kubeconfig`),
+      tls: { certFile: join(f.info.workDir, 'cluster', 'serving.crt'), keyFile: join(f.info.workDir, 'cluster', 'serving.key') },
+      rules: [{ method: 'POST', path: /\/leases(\?|$)/u, fault: 'latency', latencyMs: 10_000, times: 1 }],
+    });
+    try {
+      const lm = await f.serve(world, ['--with-deregister=false'], { kubeconfigPath: kube.kubeconfigPath });
+      await eventually('the replica Lease to be on its way', async () => kube.requests.some((r) => r.method === 'POST' && r.url.includes('/leases')), 20_000, 50);
+      lm.process.child.kill('SIGTERM');
+      expect(await lm.stop()).toBe(0);
+      expect(lm.countLogs(/cannot create this replica's Lease/u)).toBe(0);
+    } finally {
+      await kube.close();
+    }
   });
 });
 
