@@ -24,6 +24,8 @@ export class ReplicaLease implements ReplicaLiveness {
   private readonly required = new Map<symbol, number>();
   private wake: (() => void) | undefined;
   lapses = 0;
+  /** The longest the next renewal may come after the last one: the shortest duration needed at the last renewal. */
+  private allowedGapMs = Infinity;
 
   constructor(
     private readonly clients: KubeClients,
@@ -112,11 +114,14 @@ export class ReplicaLease implements ReplicaLiveness {
       }
     }
     this.lease = written;
-    if (this.lastRenewedAtMs !== undefined && atMs - this.lastRenewedAtMs > this.shortestSeconds() * 1000) {
+    // A lapse is a renewal later than the shortest lease duration its actions needed when it last renewed: one that
+    // started to need a shorter one since is served by this renewal (it woke the loop), and is no lapse.
+    if (this.lastRenewedAtMs !== undefined && atMs - this.lastRenewedAtMs > this.allowedGapMs) {
       this.lapses++;
       this.log.warn(`this replica's Lease ${this.name} was renewed again after ${((atMs - this.lastRenewedAtMs) / 1000).toFixed(1)}s without; each action in flight checks that no other replica took it over meanwhile`);
     }
     this.lastRenewedAtMs = atMs;
+    this.allowedGapMs = this.shortestSeconds() * 1000;
   }
 
   private async write(atMs: number, signal: AbortSignal): Promise<k8s.V1Lease> {
