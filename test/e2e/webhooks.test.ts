@@ -117,7 +117,8 @@ describe('webhook notices', () => {
     await eventually('the three notices to be given up', async () => (await deliveries(lm, 'failed')) === 3, 30_000);
     show('stalls', server);
     expect(await lm.metric('lifecycle_manager_webhook_failed_attempts_total', { code: 'timeout' })).toBe(server.received.length);
-    expect(lm.countLogs(/webhook received for i-\w+ not delivered within --webhook-delivery-timeout \(15s\): \d+ attempts; last: no answer within --webhook-timeout \(1s\)/u)).toBe(1);
+    // The last attempt timed out on its own bound, or was cut by the delivery's (which of the two depends on timing).
+    expect(lm.countLogs(/webhook received for i-\w+ not delivered within --webhook-delivery-timeout \(15s\): \d+ attempts; last: no answer (within --webhook-timeout \(1s\)|before the delivery bound)/u)).toBe(1);
     // Shutdown is not held up by the stalled server.
     expect(await lm.stop()).toBe(0);
   });
