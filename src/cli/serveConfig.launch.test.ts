@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../lifecycle/errors.js';
+import { VALID_SERVE_FLAGS, serveConfigProblems } from '../../test/unit/fakes/serveFlags.js';
 import { validateServeConfig } from './serveConfig.js';
 import { SERVE_FLAGS, attributeName } from './serveFlags.js';
 
-const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
-const valid = { ...defaults, queueName: 'lifecycle-manager-queue', region: 'us-west-2' };
-
-function problems(raw: Record<string, string>): string[] {
-  try {
-    validateServeConfig({ ...valid, ...raw }, {}, new Set());
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-}
+const valid = VALID_SERVE_FLAGS;
+const problems = serveConfigProblems;
 
 describe('validateServeConfig: launch hooks', () => {
   it('is off by default, with a 600 s bound well inside the default --max-time-to-process', () => {

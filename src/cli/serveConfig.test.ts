@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { VALID_SERVE_FLAGS, serveConfigProblems } from '../../test/unit/fakes/serveFlags.js';
 import { ConfigError } from '../lifecycle/errors.js';
 import { MAX_GLOBAL_TIMEOUT_SECONDS } from '../lifecycle/timeBudget.js';
 import { DISCOVERY_MODES } from '../loadbalancing/discovery.js';
@@ -6,18 +7,8 @@ import { LOG_LEVELS } from '../observability/logger.js';
 import { DEREGISTER_ORDERS, TAINT_EFFECTS, TARGET_TYPES, configFields, validateServeConfig } from './serveConfig.js';
 import { MAX_SECONDS, SERVE_FLAGS, attributeName } from './serveFlags.js';
 
-const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
-const valid = { ...defaults, queueName: 'lifecycle-manager-queue', region: 'us-west-2' };
-
-function problems(raw: Record<string, string>, env: Record<string, string> = {}): string[] {
-  try {
-    validateServeConfig({ ...valid, ...raw }, env, new Set());
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-}
+const valid = VALID_SERVE_FLAGS;
+const problems = serveConfigProblems;
 
 describe('validateServeConfig', () => {
   it('keeps upstream\'s defaults', () => {

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_NOTICE } from '../notifications/webhookBody.js';
-import { ConfigError } from '../lifecycle/errors.js';
-import { SERVE_FLAGS, attributeName } from './serveFlags.js';
+import { VALID_SERVE_FLAGS, serveConfigProblems } from '../../test/unit/fakes/serveFlags.js';
+import { attributeName } from './serveFlags.js';
 import { validateServeConfig } from './serveConfig.js';
 
-const defaults = Object.fromEntries(SERVE_FLAGS.map((f) => [attributeName(f.name), f.defaultValue]));
-const valid = { ...defaults, queueName: 'q', region: 'us-west-2' };
+const valid = { ...VALID_SERVE_FLAGS, queueName: 'q' };
 /** Flags by their command-line names. */
 const flags = (raw: Record<string, string>) => Object.fromEntries(Object.entries(raw).map(([k, v]) => [attributeName(k), v]));
 const dir = mkdtempSync(join(tmpdir(), 'lm-webhook-flags-'));
@@ -18,15 +17,7 @@ function file(name: string, text: string): string {
   return path;
 }
 
-function problems(raw: Record<string, string>): string[] {
-  try {
-    validateServeConfig({ ...valid, ...flags(raw) }, {}, new Set());
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.problems];
-    throw e;
-  }
-}
+const problems = (raw: Record<string, string>): string[] => serveConfigProblems(flags(raw), {}, valid);
 
 describe('webhook flags', () => {
   it('sends none by default', () => {
