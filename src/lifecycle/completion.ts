@@ -45,16 +45,10 @@ export async function complete(deps: StepDeps, ctx: ActionContext, signal: Abort
     ctx.publish(NodeEvents.lifecycleHookFailed(action.requestId, seconds(), cause));
     log.warn(`abandoning instance ${action.instanceId}`);
   }
-  log.info(`setting lifecycle event as completed with result: ${result}`);
-  const status = await retryUntil(() => deps.autoScaling.completeAction(action, result, signal), signal,
-    { operation: 'autoscaling:CompleteLifecycleAction', log });
-  // Done with AWS: no heartbeat may follow the completion.
-  await ctx.stopKeepAlive();
+  const status = await sendCompletion(deps, ctx, signal);
   metrics.lifecycleActionsCompleted.inc({ result, status });
-  if (status === 'gone') log.warn(`AWS had no active lifecycle action for ${action.instanceId} any more; treating it as done`);
   metrics.recordEventFinished(result, seconds());
   metrics.recordMessage('processed', result === 'CONTINUE' ? 'continue' : 'abandon');
-  if (ctx.deadlineMs !== undefined) metrics.deadlineMarginSeconds.observe(Math.max(0, (ctx.deadlineMs - Date.now()) / 1000));
   if (result === 'CONTINUE') {
     const degraded = ctx.failures.map((f) => f.step);
     ctx.publish(NodeEvents.lifecycleHookProcessed(action.requestId, action.instanceId, seconds(), degraded));
@@ -62,4 +56,20 @@ export async function complete(deps: StepDeps, ctx: ActionContext, signal: Abort
   }
   ctx.finish = { settle: 'delete', releaseRecord: true };
   return DONE;
+}
+
+/**
+ * CompleteLifecycleAction with the action's result (a termination's or a launch's), retried within the step's
+ * share, then the end of its heartbeats: none may follow the completion. AWS answering "No active Lifecycle Action"
+ * ('gone') counts as done. Records how much of the deadline was left.
+ */
+export async function sendCompletion(deps: StepDeps, ctx: ActionContext, signal: AbortSignal): Promise<'completed' | 'gone'> {
+  const { action, log } = ctx;
+  log.info(`setting lifecycle event as completed with result: ${ctx.result}`);
+  const status = await retryUntil(() => deps.autoScaling.completeAction(action, ctx.result, signal), signal,
+    { operation: 'autoscaling:CompleteLifecycleAction', log });
+  await ctx.stopKeepAlive();
+  if (status === 'gone') log.warn(`AWS had no active lifecycle action for ${action.instanceId} any more; treating it as done`);
+  if (ctx.deadlineMs !== undefined) deps.metrics.deadlineMarginSeconds.observe(Math.max(0, (ctx.deadlineMs - Date.now()) / 1000));
+  return status;
 }

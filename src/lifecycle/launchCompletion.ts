@@ -1,8 +1,7 @@
 import { NodeEvents } from '../observability/nodeEvents.js';
 import type { ActionContext } from './actionContext.js';
 import { isWarmPoolLaunch } from './launchNodeSteps.js';
-import { confirmOwnership } from './completion.js';
-import { retryUntil } from './retryUntil.js';
+import { confirmOwnership, sendCompletion } from './completion.js';
 import { DONE, type StepOutcome } from './step.js';
 import type { StepDeps } from './stepDeps.js';
 
@@ -37,15 +36,9 @@ export async function completeLaunch(deps: StepDeps, ctx: ActionContext, signal:
     log.error(`launch of instance ${action.instanceId} (event ${action.requestId}) abandoned after ${seconds().toFixed(2)}s: ${cause}; Auto Scaling terminates the instance`);
     ctx.publish(NodeEvents.launchAbandoned(action.instanceId, seconds(), cause));
   }
-  log.info(`setting lifecycle event as completed with result: ${result}`);
-  const status = await retryUntil(() => deps.autoScaling.completeAction(action, result, signal), signal,
-    { operation: 'autoscaling:CompleteLifecycleAction', log });
-  // Done with AWS: no heartbeat may follow the completion.
-  await ctx.stopKeepAlive();
+  await sendCompletion(deps, ctx, signal);
   metrics.launches.inc({ result, reason });
-  if (status === 'gone') log.warn(`AWS had no active lifecycle action for ${action.instanceId} any more; treating it as done`);
   metrics.recordMessage('processed', result === 'CONTINUE' ? 'launch_continue' : 'launch_abandon');
-  if (ctx.deadlineMs !== undefined) metrics.deadlineMarginSeconds.observe(Math.max(0, (ctx.deadlineMs - Date.now()) / 1000));
   if (result === 'CONTINUE') {
     if (reason === 'ready' && ctx.node) {
       ctx.publish(NodeEvents.launchReady(action.instanceId, ctx.node.name, seconds(), deps.config.launch?.waitForDaemonSets ? ', and so are its DaemonSet pods,' : ''));
