@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../harness/faultProxy.js';
 import { adminKubeConfig, eventually } from '../harness/infra.js';
 import { startKubeRequestLog } from '../harness/kubeRequestLog.js';
-import { loadBalancerFixtures } from '../harness/loadBalancers.js';
+import { loadBalancerFixtures, testVpc } from '../harness/loadBalancers.js';
+import { createBinding } from '../harness/targetGroupBindings.js';
+import type { World } from '../harness/world.js';
 import { e2eFixture } from './fixture.js';
 
 /**
@@ -32,15 +34,27 @@ const READS = /^(Describe|Get|List|Receive)/u;
 /** Our taint only: the apiserver's admission adds its own (node.kubernetes.io/not-ready) to a new Node. */
 const ourTaints = (node: k8s.V1Node) => (node.spec?.taints ?? []).filter((t) => t.key === 'lifecycle-manager.io/terminating');
 
+/**
+ * A target group the AWS Load Balancer Controller made for a Service (a TargetGroupBinding, the victim registered by
+ * hand), not attached to the Auto Scaling group: AWS itself takes an instance out of the group's own attachments when
+ * it enters Terminating:Wait (the emulator too), so only a group like this one shows what the service did or did not.
+ */
+async function boundGroup(world: World, name: string, instanceId: string): Promise<string> {
+  const arn = await lb.targetGroup(`${name}-${world.id}`, { deregistrationDelaySeconds: 1 });
+  await lb.register(arn, [{ id: instanceId, port: 80 }]);
+  await createBinding(admin, { namespace: world.namespace, name, targetGroupARN: arn, targetType: 'instance', vpcID: await testVpc(f.aws) });
+  return arn;
+}
+
 const completion = (instanceId: string, timeoutMs = 60_000) => eventually('the action to end', async () =>
   (await f.actions(instanceId)).find((a) => a.resultSource !== null), timeoutMs, 200);
 
 describe('--dry-run', () => {
   it('reads and plans everything, writes nothing but the message delete and its Event, and leaves the hook to its DefaultResult', async () => {
-    const group = await lb.targetGroup(`dry-${Date.now().toString(36)}`, { deregistrationDelaySeconds: 1 });
     // 20 s of heartbeat timeout: time enough, on a loaded machine, to look at everything before the hook expires.
-    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 20, defaultResult: 'CONTINUE', podsPerNode: 2, targetGroupArns: [group] });
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 20, defaultResult: 'CONTINUE', podsPerNode: 2 });
     const [victim] = world.instances;
+    const group = await boundGroup(world, 'dry', victim!.instanceId);
     await admin.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: world.namespace, body: {
       metadata: { name: 'app-0-budget' }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: 'app-0' } } },
     } });
@@ -62,7 +76,7 @@ describe('--dry-run', () => {
     const node = await f.kubelet.core.readNode({ name: victim!.nodeName });
     expect({ unschedulable: node.spec?.unschedulable ?? false, ours: ourTaints(node) }).toEqual({ unschedulable: false, ours: [] });
     expect((await world.podsOn(victim!.nodeName)).length).toBe(2);
-    expect((await lb.health(group, [{ id: victim!.instanceId, port: 80 }]))[0]?.state).not.toBe('unused');
+    expect((await lb.health(group, [{ id: victim!.instanceId, port: 80 }]))[0]?.state).toBe('healthy');
     // The hook ends as if nothing were installed: by its heartbeat timeout, with its DefaultResult, never completed.
     const action = await completion(victim!.instanceId, 60_000);
     expect({ result: action.result, source: action.resultSource, completes: action.completeCalls, heartbeats: action.heartbeats }).toEqual({ result: 'CONTINUE', source: 'expired', completes: 0, heartbeats: 0 });
@@ -79,9 +93,9 @@ describe('--dry-run', () => {
 
 describe('--cordon-only', () => {
   it('cordons, deregisters and completes CONTINUE, and evicts nothing', async () => {
-    const group = await lb.targetGroup(`cordon-${Date.now().toString(36)}`, { deregistrationDelaySeconds: 1 });
-    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30, podsPerNode: 2, targetGroupArns: [group] });
+    const world = await f.world({ instances: 1, heartbeatTimeoutSeconds: 30, podsPerNode: 2 });
     const [victim] = world.instances;
+    const group = await boundGroup(world, 'cordon', victim!.instanceId);
     const lm = await f.serve(world, [...FAST, '--cordon-only']);
     await world.terminate(victim!.instanceId);
     const action = await completion(victim!.instanceId);
