@@ -130,7 +130,9 @@ describe('load-balancer deregistration', () => {
   });
 
   it('with --lb-discovery targeted finds the Auto Scaling group\'s attached target group without scanning the region', async () => {
-    const attached = await lb.targetGroup(`att-${Date.now().toString(36)}`, { deregistrationDelaySeconds: 2 });
+    // AWS (the emulator too) drains an attached group's target itself at Terminating:Wait; the delay is long enough
+    // that a loaded machine's service still finds it draining, to wait it out and report it.
+    const attached = await lb.targetGroup(`att-${Date.now().toString(36)}`, { deregistrationDelaySeconds: 6 });
     const world = await f.world({ instances: 2, heartbeatTimeoutSeconds: 30, targetGroupArns: [attached] });
     const [victim, survivor] = world.instances;
     const byHand = await lb.targetGroup(`hand-${world.id}`, { deregistrationDelaySeconds: 1 });
