@@ -22,6 +22,8 @@ export interface DrainPlan {
   readonly blockers: readonly Blocker[];
   /** The drain's time the plan was made for; undefined when the action has no known deadline. */
   readonly remainingSeconds: number | undefined;
+  /** Every pod on the node the plan was made from, those that stay (DaemonSets, mirror pods) too. */
+  readonly podsOnNode: readonly PodInfo[];
 }
 
 /** Default terminationGracePeriodSeconds of a pod that does not set one. */
@@ -58,7 +60,7 @@ export function planDrain(nodeName: string, podsOnNode: readonly PodInfo[], budg
   const tiers = !first ? [] : first.tier === 'critical'
     ? [{ tier: first.tier, pods: first.pods }]
     : [{ tier: first.tier, pods: first.pods }, ...(first.later.length > 0 ? [{ tier: 'critical' as const, pods: first.later }] : [])];
-  return { nodeName, tiers, blockers, remainingSeconds };
+  return { nodeName, tiers, blockers, remainingSeconds, podsOnNode };
 }
 
 /** "12 pods to evict (10 non-critical, then 2 system-critical); 3 problems: pod a/b: …; …" */

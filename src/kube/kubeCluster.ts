@@ -91,7 +91,10 @@ export class KubeCluster implements ClusterPort {
       const watched = await this.indexes.pods?.read(name, signal);
       if (watched) return watched;
       const list = await this.clients.call(signal, `list pods on node ${name}`, (o) => this.clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${name}` }, o));
-      return list.items.map(toPodInfo);
+      const pods = list.items.map(toPodInfo);
+      // Where the node's pod watch starts if its drain comes next.
+      this.indexes.pods?.remember(name, pods, list.metadata?.resourceVersion);
+      return pods;
     } catch (e) {
       throw toDomainError(e, `list pods on node ${name}`, this.clients.authorizerWarmup);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PodInfo } from '../lifecycle/ports.js';
 import { silentLogger } from '../observability/logger.js';
-import { type NodePodWatch, PodsOnNodes } from './podsOnNodes.js';
+import { type NodePodSeed, type NodePodWatch, PodsOnNodes } from './podsOnNodes.js';
 
 function pod(name: string): PodInfo {
   return { namespace: 'ns', name, uid: `uid-${name}`, phase: 'Running', ownerKinds: ['ReplicaSet'], isMirror: false, deletionTimestamp: undefined, terminationGracePeriodSeconds: 30, podIps: [] };
@@ -14,10 +14,14 @@ class FakeWatch implements NodePodWatch {
   started = 0;
   stopped = 0;
   failStarts = 0;
+  /** The seed of each start (undefined: it listed). */
+  readonly seeds: Array<NodePodSeed | undefined> = [];
   constructor(readonly node: string) {}
-  async start() {
+  async start(seed?: NodePodSeed) {
     this.started++;
-    if (this.failStarts > 0) { this.failStarts--; throw new Error('list pods: HTTP 503'); }
+    this.seeds.push(seed);
+    if (seed) this.pods_ = [...seed.pods];
+    if (this.failStarts > 0) { this.failStarts--; throw new Error(seed ? 'watch pods: HTTP 503' : 'list pods: HTTP 503'); }
   }
   async stop() { this.stopped++; }
   isCurrent() { return this.current; }
@@ -100,6 +104,40 @@ describe('PodsOnNodes', () => {
     action.abort();
     await read;
     expect(opened[0]!.stopped).toBe(1);
+  });
+
+  it('starts the watch from the node\'s last LIST when there is one, and from a LIST of its own after that one was used', async () => {
+    const { pods, opened } = setup();
+    pods.remember('n1', [pod('p1'), pod('p2')], '4711');
+    const drain = new AbortController();
+    pods.hold('n1', drain.signal);
+    expect(await pods.read('n1', signal)).toEqual([pod('p1'), pod('p2')]);
+    expect(opened[0]!.seeds).toEqual([{ pods: [pod('p1'), pod('p2')], resourceVersion: '4711', atMs: expect.any(Number) }]);
+    // While a watch is open a LIST does not replace what it knows.
+    pods.remember('n1', [pod('x')], '4800');
+    drain.abort();
+    pods.hold('n1', new AbortController().signal);
+    await pods.read('n1', signal);
+    expect(opened[1]!.seeds).toEqual([undefined]);
+  });
+
+  it('keeps no seed of a LIST without pods or without a resourceVersion: such a watch lists first', async () => {
+    const { pods, opened } = setup();
+    pods.remember('n1', [], '4711');
+    pods.remember('n2', [pod('a')], undefined);
+    pods.hold('n1', new AbortController().signal);
+    pods.hold('n2', new AbortController().signal);
+    await pods.read('n1', signal);
+    await pods.read('n2', signal);
+    expect(opened.map((w) => w.seeds)).toEqual([[undefined], [undefined]]);
+  });
+
+  it('lists within the same read when the watch could not start from the seed', async () => {
+    const { pods, opened } = setup(1);
+    pods.remember('n1', [pod('p1')], '4711');
+    pods.hold('n1', new AbortController().signal);
+    expect(await pods.read('n1', signal)).toEqual([pod('a')]); // what the second watch's LIST found
+    expect(opened.map((w) => w.seeds.map((seed) => seed?.resourceVersion ?? 'listed'))).toEqual([['4711'], ['listed']]);
   });
 
   it('stops every watch at close() and holds nothing after it', async () => {

@@ -36,6 +36,8 @@ export class WatchedCollection<T extends KubeObject, Info> {
   private stalledSinceMs: number | undefined;
   private relistFailure: string | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** A seeded start waits for the watch's first sign of life (or its first failure). */
+  private firstProgress: Deferred | undefined;
 
   constructor(
     private readonly clients: KubeClients,
@@ -64,7 +66,7 @@ export class WatchedCollection<T extends KubeObject, Info> {
    * — or, while it connects, heard from within the last two seconds. A read never sees a state older than that.
    */
   isCurrent(nowMs = Date.now()): boolean {
-    if (!this.synced || this.watchLoopEnded || this.stopping.signal.aborted || this.stalledSinceMs !== undefined || this.relistFailure !== undefined) return false;
+    if (!this.synced || this.firstProgress || this.watchLoopEnded || this.stopping.signal.aborted || this.stalledSinceMs !== undefined || this.relistFailure !== undefined) return false;
     return nowMs - this.lastProgressAtMs <= (this.connected ? this.timings.watchTimeoutSeconds * 1000 + FRESHNESS_SLACK_MS : CONNECTING_GRACE_MS);
   }
 
@@ -78,19 +80,45 @@ export class WatchedCollection<T extends KubeObject, Info> {
     return { live: !this.watchLoopEnded, ready: problem === undefined, problem };
   }
 
-  /** Resolves once the initial list has filled the index; the watch then runs until stop(). */
-  async start(): Promise<void> {
-    await this.relist();
-    this.synced = true;
+  /**
+   * Resolves once the initial list has filled the index; the watch then runs until stop(). With `seed` (what a LIST
+   * of the same selector answered earlier, and its resourceVersion) there is no list: the index starts from the seed
+   * and the watch from its resourceVersion, which replays every change since; it resolves once that watch is
+   * connected (or, the resourceVersion being too old, once it relisted) and rejects when the watch could not connect.
+   */
+  async start(seed?: CollectionSeed<Info>): Promise<void> {
+    const connected = seed ? deferred() : undefined;
+    if (seed) {
+      for (const [key, info] of seed.entries) {
+        this.items.set(key, info);
+        this.listener?.upsert(key, info, undefined);
+      }
+      this.resourceVersion = seed.resourceVersion;
+      // Not current until the watch has connected (isCurrent): the seed may be older than a read may see.
+      this.firstProgress = connected;
+    } else {
+      await this.relist();
+    }
     this.lastProgressAtMs = Date.now();
+    this.synced = true;
     this.watching = this.watchUntilStopped().finally(() => { this.watchLoopEnded = !this.stopping.signal.aborted; });
     const everyMs = this.timings.stallCheckIntervalMs ?? Math.min(30_000, (this.timings.watchTimeoutSeconds * 1000) / 4);
     this.stallTimer = setInterval(() => this.checkStall(), everyMs);
     this.stallTimer.unref();
+    if (connected) {
+      try {
+        await connected.promise;
+      } catch (e) {
+        await this.stop();
+        throw e;
+      }
+    }
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.firstProgress?.reject(new Error(`the ${this.resource.noun} watch was stopped before it connected`));
+    this.firstProgress = undefined;
     clearInterval(this.stallTimer);
     this.abandonWatch?.();
     await this.watching;
@@ -115,6 +143,8 @@ export class WatchedCollection<T extends KubeObject, Info> {
 
   private progressed(): void {
     this.lastProgressAtMs = Date.now();
+    this.firstProgress?.resolve();
+    this.firstProgress = undefined;
     if (this.stalledSinceMs !== undefined) {
       this.log.info(`${this.resource.noun} watch is receiving again`);
       this.stalledSinceMs = undefined;
@@ -174,6 +204,12 @@ export class WatchedCollection<T extends KubeObject, Info> {
         }
       } catch (e) {
         if (this.stopping.signal.aborted) return;
+        if (this.firstProgress) {
+          // A seeded start that never connected: its caller lists instead.
+          this.firstProgress.reject(e);
+          this.firstProgress = undefined;
+          return;
+        }
         failures++;
         const delayMs = Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
         this.log.warn(`${this.resource.noun} watch failed (${firstLine(e)}); restarting in ${delayMs / 1000}s`, { error: e });
@@ -268,6 +304,25 @@ export class WatchedCollection<T extends KubeObject, Info> {
     this.items.delete(key);
     this.listener?.remove(key, info);
   }
+}
+
+/** The index's starting point without a LIST: entries (key, info) and the resourceVersion they were read at. */
+export interface CollectionSeed<Info> {
+  readonly entries: Iterable<readonly [string, Info]>;
+  readonly resourceVersion: string;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+  return { promise, resolve, reject };
 }
 
 function firstLine(e: unknown): string {

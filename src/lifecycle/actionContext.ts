@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import type { LifecycleAction, LifecycleActionResult, LifecycleHook } from './action.js';
-import type { ActionPhase, ActionRecord, InstanceFacts, NodeEvent, NodeInfo } from './ports.js';
+import type { ActionPhase, ActionRecord, InstanceFacts, NodeEvent, NodeInfo, PodInfo } from './ports.js';
 import type { FailureClass, StepName } from './step.js';
 import { linkedSignal } from './sleep.js';
 
@@ -50,6 +50,8 @@ export class ActionContext {
   /** Why the action is being abandoned (the first failure under `abandon`). */
   abandonCause: string | undefined;
   readonly failures: StepFailure[] = [];
+  /** The pods on the node when the drain was planned (after the cordon): their IPs are what ip target groups hold. */
+  podsAtPlan: readonly PodInfo[] | undefined;
   /** --dry-run: the plan the dry_run step published (what the termination would have done). */
   dryRunPlan: string | undefined;
   finish: Finish | undefined;

@@ -30,6 +30,7 @@ export async function planDrain(deps: StepDeps, planner: DrainPlanner, ctx: Acti
   if (!node) return { kind: 'skipped', why: 'the instance has no Node' };
   if (deps.config.cordonOnly) return CORDON_ONLY;
   const plan = await planner.plan(node.name, drainSecondsLeft, ctx.log, signal);
+  ctx.podsAtPlan = plan.podsOnNode;
   const summary = describePlan(plan);
   for (const b of plan.blockers) deps.metrics.drainPlanProblems.inc({ kind: b.kind });
   if (plan.blockers.length === 0) {
@@ -67,6 +68,11 @@ export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSig
   const { log } = ctx;
   await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
     log.debug('acquired drain semaphore');
+    // The drain reads the node's pods again and again (the plan, every poll): one watch answers them, started where
+    // the pod IPs' LIST left off, for as long as the slot is held, so the pod watches open at once stay within
+    // --max-drain-concurrency however many actions are in flight.
+    const draining = new AbortController();
+    deps.cluster.watchPodsOnNode?.(node.name, draining.signal);
     metrics.drainingInstances.inc();
     try {
       const result = await deps.drainer.drain(node, log, {
@@ -80,6 +86,7 @@ export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSig
       ctx.publish(NodeEvents.nodeDrainSucceeded(node.name));
       log.info(`completed drain for node/${node.name}`);
     } finally {
+      draining.abort();
       metrics.drainingInstances.dec();
       log.debug('released drain semaphore');
     }

@@ -45,9 +45,6 @@ export async function awaitNode(deps: StepDeps, ctx: ActionContext, signal: Abor
     }
     ctx.node = node;
   }
-  // The steps after this one read the node's pods several times (plan, pod IPs, drain polls, volumes): one watch
-  // answers them all until the action ends. A dry run and --cordon-only read them once (pod IPs).
-  if (ctx.node && !deps.config.dryRun && !deps.config.cordonOnly) deps.cluster.watchPodsOnNode?.(ctx.node.name, ctx.ended);
   if (announce) ctx.publish(NodeEvents.lifecycleHookReceived(action.requestId, id, action.autoScalingGroupName));
   return DONE;
 }
@@ -118,8 +115,13 @@ export async function deregister(deps: StepDeps, ctx: ActionContext, signal: Abo
   metrics.deregisteringInstances.inc();
   try {
     const problems: string[] = [];
-    let pods: PodInfo[] = [];
-    if (node) {
+    let pods: readonly PodInfo[] = [];
+    // Before the drain, the pods the plan read moments ago (the node was cordoned first: nothing new is scheduled
+    // there) are the ones to look for; after it, whatever is left.
+    const planned = deps.config.deregisterOrder === 'before-drain' ? ctx.podsAtPlan : undefined;
+    if (planned) {
+      pods = planned;
+    } else if (node) {
       pods = await retryUntil(() => deps.cluster.listPodsOnNode(node.name, signal), signal, { operation: `list pods on node ${node.name}`, log })
         .catch((e: unknown) => {
           if (signal.aborted) throw e;

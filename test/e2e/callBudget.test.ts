@@ -33,8 +33,8 @@ const AWS_CALLS_PER_EVENT_BOUND = 5;
  * eviction API needs). What remains: the action's Lease (a create and a delete; a phase write only for a phase that
  * lasts a third of its lease duration), the replica's own Lease renewals (shared by every action, a few per burst),
  * one cordon PATCH (at receipt; the drain attempt sees it done in the node index), one per-node pod LIST and one pod
- * WATCH (the plan's read starts the node's pod watch; the pod IPs, the drain's polls and the volume wait read from
- * it), no PodDisruptionBudget LIST (the index serve filled at startup), five Node Events (the deregistrations are
+ * WATCH (the plan's LIST also gives the pod IPs for the load balancers; the drain's watch starts from its
+ * resourceVersion and answers the drain's polls), no PodDisruptionBudget LIST (the index serve filled at startup), five Node Events (the deregistrations are
  * one), one Node delete: 11. Before this work: 19.65 (per-action Lease renewals, five pod LISTs, a PDB LIST, two
  * PATCHes, an Event per target group).
  */
@@ -96,8 +96,7 @@ describe('call budget per event (scaled-down S1 burst)', () => {
     for (const arn of groups) expect(await lb.health(arn)).toEqual([]);
     expect(awsPerEvent).toBeLessThanOrEqual(AWS_CALLS_PER_EVENT);
     expect(kubePerEvent).toBeLessThanOrEqual(KUBE_CALLS_PER_EVENT);
-    // Pods are listed per node (spec.nodeName field selector) once, then watched for the rest of the action (same
-    // selector), and Nodes come from the informer's watch: the recorder saw the per-node LISTs and watches (so it was
+    // Pods are listed per node (spec.nodeName field selector) once, then watched during the drain (same selector), and Nodes come from the informer's watch: the recorder saw the per-node LISTs and watches (so it was
     // looking), at most one LIST per event, and no LIST of every pod or node beyond a watch (re)connection.
     expect(lists.podsOnNodeLists).toBeGreaterThanOrEqual(EVENTS);
     expect(lists.podsOnNodeLists).toBeLessThanOrEqual(EVENTS);
