@@ -28,6 +28,18 @@ export interface AwsClientOptions {
 }
 
 const CREDENTIALS_REREAD_MS = 5 * 60_000;
+/**
+ * Connections each client keeps to its endpoint (the SDK's default is 50). Every open TLS connection holds tens of
+ * KiB of buffers: in a burst of 500 terminations the clients held ~180 connections. 16 calls in flight per client
+ * (heartbeats have one of their own) is hundreds of calls a second at AWS's latencies, more than the APIs' rate
+ * limits give one caller; a call beyond them waits for a connection.
+ */
+const MAX_SOCKETS_PER_CLIENT = 16;
+/**
+ * The heartbeats' client keeps the SDK's default: when hundreds of hooks are due at once (a burst), a heartbeat
+ * waiting for one of 16 connections behind the others came 16 s late on a loaded endpoint (HeartbeatTimeout 30 s).
+ */
+const MAX_HEARTBEAT_SOCKETS = 50;
 
 /**
  * SDK v3 clients with the standard retry mode and call counting. Not 'adaptive': its client-side rate limiter
@@ -37,18 +49,23 @@ const CREDENTIALS_REREAD_MS = 5 * 60_000;
  * endpoint is never set here: the SDK's standard AWS_ENDPOINT_URL* variables are the only override.
  */
 export function createAwsClients(options: AwsClientOptions, metrics: Metrics): AwsClients {
+  const agent = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_CLIENT };
+  const heartbeatAgent = { keepAlive: true, maxSockets: MAX_HEARTBEAT_SOCKETS };
   const common = {
     region: options.region,
     retryMode: 'standard' as const,
     maxAttempts: 3,
-    ...(options.requestTimeoutMs ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: Math.min(10_000, options.requestTimeoutMs), throwOnRequestTimeout: true } } : {}),
+    requestHandler: {
+      httpAgent: agent, httpsAgent: agent,
+      ...(options.requestTimeoutMs ? { requestTimeout: options.requestTimeoutMs, connectionTimeout: Math.min(10_000, options.requestTimeoutMs), throwOnRequestTimeout: true } : {}),
+    },
     ...(options.refreshExpiredCredentials ? { credentials: rereadingSharedCredentials(options.env) } : {}),
   };
   let ec2: Promise<EC2Client> | undefined;
   const clients = {
     sqs: countCalls(new SQSClient(common), 'sqs', metrics),
     autoScaling: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
-    heartbeats: countCalls(new AutoScalingClient(common), 'autoscaling', metrics),
+    heartbeats: countCalls(new AutoScalingClient({ ...common, requestHandler: { ...common.requestHandler, httpAgent: heartbeatAgent, httpsAgent: heartbeatAgent } }), 'autoscaling', metrics),
     elbv2: countCalls(new ElasticLoadBalancingV2Client(common), 'elasticloadbalancingv2', metrics),
     elb: countCalls(new ElasticLoadBalancingClient(common), 'elasticloadbalancing', metrics),
   };

@@ -121,6 +121,12 @@ function toObservable(m: k8s.Middleware): k8s.ObservableMiddleware {
 }
 
 /**
+ * Connections to the apiserver for requests (each watch has its own): each holds tens of KiB of TLS buffers. With
+ * 32 requests in flight the apiserver is kept busy; more would only wait in its queues instead of ours.
+ */
+const MAX_SOCKETS = 32;
+
+/**
  * client-node 1.4 builds a new HTTPS agent for every request, so every API call paid a TLS handshake (11,730
  * handshakes in the 500-termination benchmark, most of its CPU and memory). This swaps in one keep-alive agent
  * per distinct TLS identity (CA, client certificate and key), built from the options of the per-request agent, so
@@ -135,7 +141,7 @@ class KeepAliveAgents {
     const options = (fresh as https.Agent & { options: https.AgentOptions }).options;
     if (!this.shared || !sameIdentity(this.shared.options, options)) {
       this.shared?.agent.destroy();
-      this.shared = { agent: new https.Agent({ ...options, keepAlive: true, maxSockets: 64 }), options };
+      this.shared = { agent: new https.Agent({ ...options, keepAlive: true, maxSockets: MAX_SOCKETS }), options };
     }
     context.setAgent(this.shared.agent);
   }
