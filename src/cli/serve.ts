@@ -130,7 +130,7 @@ async function serveUntilShutdown(config: ServeConfig, w: Wiring, environment: S
   const nodes = new WatchedNodeDirectory(kubeClients, log, metrics, watchTimings, Object.keys(nodeLabels));
   const attachments = config.volumeDetachTimeoutSeconds > 0 ? new WatchedVolumeAttachments(kubeClients, log, metrics, watchTimings) : undefined;
   const budgets = new WatchedDisruptionBudgets(kubeClients, log, metrics, watchTimings);
-  // A node's pods are watched while an action works on it; a watch reconnects at least every minute, so a silent one is noticed soon.
+  // A node's pods are watched while it is drained; a watch reconnects at least every minute, so a silent one is noticed soon.
   const podTimings = { watchTimeoutSeconds: Math.min(POD_WATCH_TIMEOUT_SECONDS, config.nodeWatchTimeoutSeconds) };
   const pods = new PodsOnNodes((name) => watchPodsOfNode(kubeClients, name, toPodInfo, log, metrics, podTimings), log);
   // An empty POD_NAME (a downward-API mistake) must not make every replica the same identity.

@@ -29,7 +29,7 @@ export const KUBE_PERMISSIONS: readonly KubePermission[] = [
   { apiGroup: '', resource: 'nodes', verb: 'patch', why: 'cordon and load-balancer exclusion labels' },
   { apiGroup: '', resource: 'nodes', verb: 'delete', why: 'delete the Node after the drain' },
   { apiGroup: '', resource: 'pods', verb: 'list', why: 'pods on the node (all namespaces)' },
-  { apiGroup: '', resource: 'pods', verb: 'watch', why: 'pods on the node, watched while an action works on it' },
+  { apiGroup: '', resource: 'pods', verb: 'watch', why: 'pods on the node, watched while it is drained' },
   { apiGroup: '', resource: 'pods', verb: 'delete', why: 'graceful force-delete after every drain attempt failed' },
   { apiGroup: '', resource: 'pods/eviction', verb: 'create', why: 'evictions (PodDisruptionBudgets respected)' },
   { apiGroup: '', resource: 'events', verb: 'create', why: 'Events on the Node (in default) and on the owners of pods that block a drain (in their namespaces)' },
