@@ -62,8 +62,9 @@ const RECIPES: Record<StepName, Recipe> = {
     kube: () => ({ method: 'GET', path: /^\/api\/v1\/nodes\?/u, watch: false }),
   },
   cordon: { kube: (c) => ({ method: 'PATCH', path: new RegExp(`^/api/v1/nodes/${c.victim.nodeName}$`, 'u'), bodyIncludes: '"unschedulable":true' }) },
-  // The plan reads the budgets from serve's index; its read of the node's pods is the LIST that starts their watch,
-  // which the later steps read from: the fault hits that first LIST only (a pod LIST that keeps failing is the drain's).
+  // The plan reads the budgets from serve's index; its read of the node's pods is the LIST whose pods the load
+  // balancers' step and the drain's watch start from: the fault hits that first LIST only (a pod LIST that keeps
+  // failing is the drain's).
   plan_drain: { kube: (c) => ({ times: 1, method: 'GET', path: new RegExp(`^/api/v1/pods\\?(.*&)?fieldSelector=spec\\.nodeName(=|%3D)${c.victim.nodeName.replace(/\./gu, '\\.')}(&|$)`, 'u'), watch: false }) },
   deregister: {
     setup: async (c) => {

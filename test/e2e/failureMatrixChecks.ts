@@ -77,9 +77,14 @@ export async function assertOutcome(c: MatrixCase, lm: LifecycleManagerProcess, 
       expect(stepFailures, 'a failure ridden out is not a step failure').toBe(0);
       expect(reasons).not.toContain('LifecycleStepFailed');
       const api = ['verify', 'deregister', 'complete', 'settle'].includes(step.name) ? 'aws' : 'kubernetes';
-      let errors = 0;
-      for (const code of CODES[c.failure as 'transient' | 'timeout']) errors += await lm.metric('lifecycle_manager_api_errors_total', { api, code });
-      expect(errors, 'the failed attempts are counted').toBeGreaterThan(0);
+      const errors = async (): Promise<number> => {
+        let n = 0;
+        for (const code of CODES[c.failure as 'transient' | 'timeout']) n += await lm.metric('lifecycle_manager_api_errors_total', { api, code });
+        return n;
+      };
+      // The settle step runs after the completion this waited for: its hung call may still be within --api-timeout.
+      await eventually('the failed attempts to be counted', async () => ((await errors()) > 0 ? true : undefined), 20_000, 200).catch(() => undefined);
+      expect(await errors(), 'the failed attempts are counted').toBeGreaterThan(0);
       if (step.name === 'deregister') expect(await targetIds(c)).toEqual([c.bystander.instanceId]);
       break;
     }
