@@ -9,6 +9,8 @@ export type { CollectionListener, WatchHealth, WatchTimings, WatchedResource } f
 
 /** A watch silent for longer than its server-side timeout plus this no longer answers reads (it should have been ended and reconnected). */
 const FRESHNESS_SLACK_MS = 5_000;
+/** A start from a seed waits this long for its watch to connect, then gives up (its caller lists instead). */
+const SEEDED_CONNECT_TIMEOUT_MS = 10_000;
 /** Between a list (or the end of a watch) and the next watch connection, the index answers reads this long. */
 const CONNECTING_GRACE_MS = 2_000;
 
@@ -106,11 +108,15 @@ export class WatchedCollection<T extends KubeObject, Info> {
     this.stallTimer = setInterval(() => this.checkStall(), everyMs);
     this.stallTimer.unref();
     if (connected) {
+      // A watch request the apiserver leaves unanswered has no timeout of its own: bounded here, like a LIST.
+      const timer = setTimeout(() => connected.reject(new Error(`the ${this.resource.noun} watch did not connect within ${SEEDED_CONNECT_TIMEOUT_MS / 1000}s`)), SEEDED_CONNECT_TIMEOUT_MS);
       try {
         await connected.promise;
       } catch (e) {
         await this.stop();
         throw e;
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClients } from '../../src/kube/apiClients.js';
 import { toPodInfo } from '../../src/kube/kubeCluster.js';
@@ -6,6 +8,7 @@ import { type NodePodWatch, watchPodsOfNode } from '../../src/kube/podsOnNodes.j
 import { silentLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { adminKubeConfig, eventually } from '../harness/infra.js';
+import { startKubeFaultProxy } from '../harness/kubeFaultProxy.js';
 import { e2eFixture } from './fixture.js';
 
 /**
@@ -36,8 +39,8 @@ async function nodeWithPods(count: number): Promise<{ nodeName: string; namespac
   return { nodeName, namespace };
 }
 
-function podWatch(nodeName: string, metrics: Metrics): NodePodWatch {
-  const watch = watchPodsOfNode(createKubeClients(kc, metrics), nodeName, toPodInfo, silentLogger, metrics, { watchTimeoutSeconds: 30 });
+function podWatch(nodeName: string, metrics: Metrics, kubeConfig = kc): NodePodWatch {
+  const watch = watchPodsOfNode(createKubeClients(kubeConfig, metrics), nodeName, toPodInfo, silentLogger, metrics, { watchTimeoutSeconds: 30 });
   watches.push(watch);
   return watch;
 }
@@ -64,5 +67,28 @@ describe('a node\'s pod watch started from an earlier LIST', () => {
     expect(watch.isCurrent()).toBe(true);
     await eventually('the watch to replay the changes', async () => (names(watch).join() === 'p1,p2' ? true : undefined), 10_000, 50);
     expect(await calls(metrics)).toEqual({ watch: 1 });
+  });
+
+  it('gives up within 10 s when the apiserver never answers the watch, so that the caller lists instead of waiting', async () => {
+    const { nodeName } = await nodeWithPods(1);
+    const list = await f.kubelet.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` });
+    const proxy = await startKubeFaultProxy({
+      kubeconfigPath: f.info.serviceKubeconfigPath, outputKubeconfigPath: join(f.info.workDir, `pod-watch-hang-${nodeName}.kubeconfig`),
+      tls: { certFile: join(f.info.workDir, 'cluster', 'serving.crt'), keyFile: join(f.info.workDir, 'cluster', 'serving.key') },
+      rules: [{ method: 'GET', path: /^\/api\/v1\/pods\?/u, watch: true, fault: 'hang' }],
+    });
+    try {
+      const through = new k8s.KubeConfig();
+      through.loadFromFile(proxy.kubeconfigPath);
+      const metrics = new Metrics();
+      const watch = podWatch(nodeName, metrics, through);
+      const startedAtMs = Date.now();
+      await expect(watch.start({ pods: list.items.map(toPodInfo), resourceVersion: list.metadata!.resourceVersion! }))
+        .rejects.toThrow(/watch did not connect within 10s/u);
+      expect(Date.now() - startedAtMs).toBeLessThan(20_000);
+      expect(watch.isCurrent()).toBe(false);
+    } finally {
+      await proxy.close();
+    }
   });
 });
