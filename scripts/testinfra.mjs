@@ -122,7 +122,8 @@ export function ensureNode22() {
   mkdirSync(cacheDir, { recursive: true });
   log(`installing Node.js ${NODE22_VERSION} from the npm registry (node@${NODE22_VERSION})…`);
   const tmp = `${dir}.tmp-${process.pid}`;
-  execFileSync('npm', ['install', '--prefix', tmp, '--no-audit', '--no-fund', '--no-save', `node@${NODE22_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // npm's own output goes to stderr: stdout is the binary's path alone (.ci/run captures it).
+  execFileSync('npm', ['install', '--prefix', tmp, '--no-audit', '--no-fund', '--no-save', `node@${NODE22_VERSION}`], { stdio: ['ignore', 2, 'inherit'] });
   const version = execFileSync(join(tmp, 'node_modules', 'node', 'bin', 'node'), ['--version'], { encoding: 'utf8' }).trim();
   if (version !== `v${NODE22_VERSION}`) throw new Error(`node@${NODE22_VERSION} installed ${version}`);
   try {
