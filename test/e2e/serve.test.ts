@@ -86,7 +86,10 @@ describe('serve', () => {
 
     await world.terminate(victim!.instanceId);
     await eventually('the node to be cordoned', unschedulable, 30_000, 100);
-    // Someone (a script, a colleague) uncordons it while the budget holds the drain up.
+    // Once the first attempt is under way (an attempt that starts after the uncordon cordons again itself, and the
+    // retry would never be needed)…
+    await lm.waitForLog(new RegExp(`eviction of pod ${world.namespace}/web-1 blocked by its PodDisruptionBudget`, 'u'), 30_000);
+    // … someone (a script, a colleague) uncordons it while the budget holds the drain up.
     await f.kubelet.core.patchNode({ name: victim!.nodeName, body: { spec: { unschedulable: false } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     await eventually('the node to be cordoned again by a drain attempt', unschedulable, 30_000, 100);
     expect(await f.actions(victim!.instanceId).then((a) => a[0]?.result ?? null)).toBeNull();
