@@ -149,17 +149,20 @@ export class PodsOnNodes {
   }
 }
 
+/** The index key of a pod, from the API object (the watch) and from a PodInfo (a seed) alike. */
+const podKey = (namespace: string, name: string): string => `${namespace}/${name}`;
+
 /** A NodePodWatch on the apiserver: a WatchedCollection of the node's pods, keyed namespace/name. */
 export function watchPodsOfNode(clients: KubeClients, nodeName: string, toInfo: (pod: k8s.V1Pod) => PodInfo, log: Logger, metrics: Metrics, timings: WatchTimings): NodePodWatch {
   const fieldSelector = `spec.nodeName=${nodeName}`;
   const pods = new WatchedCollection<k8s.V1Pod, PodInfo>(clients, {
     noun: `node ${nodeName} pod`, resource: 'pods', watchPath: '/api/v1/pods', watchQuery: { fieldSelector },
     list: (page, o) => clients.core.listPodForAllNamespaces({ ...page, fieldSelector }, o),
-    keyOf: (pod) => (pod.metadata?.name ? `${pod.metadata.namespace ?? ''}/${pod.metadata.name}` : undefined),
+    keyOf: (pod) => (pod.metadata?.name ? podKey(pod.metadata.namespace ?? '', pod.metadata.name) : undefined),
     toInfo,
   }, undefined, log, metrics, timings);
   return {
-    start: (seed) => pods.start(seed ? { entries: seed.pods.map((p) => [`${p.namespace}/${p.name}`, p] as const), resourceVersion: seed.resourceVersion } : undefined),
+    start: (seed) => pods.start(seed ? { entries: seed.pods.map((p) => [podKey(p.namespace, p.name), p] as const), resourceVersion: seed.resourceVersion } : undefined),
     stop: () => pods.stop(),
     isCurrent: () => pods.isCurrent(),
     pods: () => [...pods.values()],

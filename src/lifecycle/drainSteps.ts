@@ -68,8 +68,8 @@ export async function drain(deps: StepDeps, ctx: ActionContext, signal: AbortSig
   const { log } = ctx;
   await deps.instanceWork.once(`drain ${node.uid}`, signal, () => drainSlots.with(signal, async () => {
     log.debug('acquired drain semaphore');
-    // The drain reads the node's pods again and again (the plan, every poll): one watch answers them, started where
-    // the pod IPs' LIST left off, for as long as the slot is held, so the pod watches open at once stay within
+    // The drain reads the node's pods at every poll: one watch answers them, started where the plan's LIST left
+    // off, for as long as the slot is held, so the pod watches open at once stay within
     // --max-drain-concurrency however many actions are in flight.
     const draining = new AbortController();
     deps.cluster.watchPodsOnNode?.(node.name, draining.signal);
